@@ -1,0 +1,3 @@
+"""ime-agent: consented, local-first input-method intent capture for research."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from ime_agent.cli import main
+
+main()

@@ -1,0 +1,73 @@
+"""The event model shared by every capture backend, and the source interface.
+
+Events follow the key-event session format v1 (press / release / focus / click /
+text). A :class:`Segment` is a finished piece of text; it holds raw typed text and
+so lives only in memory, between reconstruction and classification.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+PRESS = "press"
+RELEASE = "release"
+FOCUS = "focus"
+CLICK = "click"
+TEXT = "text"
+EVENT_TYPES = frozenset((PRESS, RELEASE, FOCUS, CLICK, TEXT))
+
+
+@dataclass(slots=True, frozen=True)
+class KeyEvent:
+    """One observation of a keyboard hook or window tracker.
+
+    ``t`` is seconds since the session (or live capture) started. ``key`` is set
+    for press/release, ``app``/``title``/``secure`` for focus, ``text`` for text.
+    """
+
+    t: float
+    type: str
+    key: str | None = None
+    app: str | None = None
+    title: str | None = None
+    secure: bool = False
+    text: str | None = None
+
+    def __repr__(self) -> str:
+        # Keys and committed text are what the user typed: keep them out of
+        # reprs, tracebacks and logs.
+        return f"KeyEvent(t={self.t:.3f}, type={self.type!r})"
+
+
+@dataclass(slots=True, frozen=True)
+class Segment:
+    """A finished piece of text, committed for ``reason`` (enter, idle, focus, ...)."""
+
+    text: str
+    app: str | None
+    reason: str
+    t_start: float
+    t_end: float
+
+    def __repr__(self) -> str:
+        return f"Segment(app={self.app!r}, reason={self.reason!r}, chars={len(self.text)})"
+
+
+Emit = Callable[[KeyEvent], None]
+
+
+class EventSource(Protocol):
+    """A live source of events: keyboard hook, mouse hook and window tracker.
+
+    ``start`` returns once the source is observing and calls ``emit`` from its own
+    threads for every event; ``emit`` must be cheap (it only filters and enqueues).
+    """
+
+    #: True when the platform reports secure (password) input itself; False where
+    #: secure fields are inferred from window titles (X11).
+    HAS_SECURE_INPUT_FLAG: bool
+
+    def start(self, emit: Emit) -> None: ...
+
+    def stop(self) -> None: ...

@@ -1,0 +1,118 @@
+"""Recorded key-event sessions (format v1, shared/docs/key-events.md).
+
+Reading validates every line and raises :class:`SessionFormatError` naming the
+file and line and how to fix it. Error messages never quote the line: it may
+hold typed text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ime_agent.capture._base import CLICK, FOCUS, PRESS, RELEASE, TEXT, KeyEvent, Segment
+from ime_agent.capture.guards import GuardFilter, Guards, PauseState
+from ime_agent.capture.text import DEFAULT_IDLE_COMMIT, Reconstructor
+from ime_agent.errors import SessionFormatError
+
+_HINT = "fix or remove that line (format: shared/docs/key-events.md)"
+
+
+def parse_event(obj: object) -> KeyEvent:
+    """Turn one decoded JSON value into a KeyEvent, or raise ValueError saying why."""
+    if not isinstance(obj, dict):
+        raise ValueError("expected a JSON object")
+    t = obj.get("t")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or t < 0:
+        raise ValueError("'t' must be a non-negative number of seconds")
+    kind = obj.get("type")
+    if kind in (PRESS, RELEASE):
+        key = obj.get("key")
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"a {kind} event needs a non-empty string 'key'")
+        return KeyEvent(float(t), kind, key=key)
+    if kind == FOCUS:
+        app, title, secure = obj.get("app"), obj.get("title", ""), obj.get("secure", False)
+        if not isinstance(app, str) or not isinstance(title, str) or not isinstance(secure, bool):
+            raise ValueError("a focus event needs string 'app', string 'title' and boolean 'secure'")
+        return KeyEvent(float(t), FOCUS, app=app, title=title, secure=secure)
+    if kind == CLICK:
+        return KeyEvent(float(t), CLICK)
+    if kind == TEXT:
+        text = obj.get("text")
+        if not isinstance(text, str):
+            raise ValueError("a text event needs a string 'text'")
+        return KeyEvent(float(t), TEXT, text=text)
+    raise ValueError("'type' must be one of press, release, focus, click, text")
+
+
+def iter_events(path: Path | str) -> Iterator[KeyEvent]:
+    """Read a session file lazily, validating every line and the time order."""
+    path = Path(path)
+    last_t = 0.0
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for lineno, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    event = parse_event(json.loads(line))
+                except json.JSONDecodeError:
+                    raise SessionFormatError(f"{path}:{lineno}: not valid JSON; {_HINT}") from None
+                except ValueError as exc:
+                    raise SessionFormatError(f"{path}:{lineno}: {exc}; {_HINT}") from None
+                if event.t < last_t:
+                    raise SessionFormatError(
+                        f"{path}:{lineno}: time goes backwards ('t' must not decrease); {_HINT}"
+                    )
+                last_t = event.t
+                yield event
+    except FileNotFoundError:
+        raise SessionFormatError(f"{path}: no such file; check the path") from None
+    except IsADirectoryError:
+        raise SessionFormatError(f"{path}: is a directory; pass session .jsonl files") from None
+    except UnicodeDecodeError:
+        raise SessionFormatError(f"{path}: not UTF-8 text; sessions are UTF-8 JSONL") from None
+    except PermissionError:
+        raise SessionFormatError(f"{path}: permission denied; check the file's permissions") from None
+
+
+@dataclass
+class ReplayResult:
+    segments: list[Segment] = field(default_factory=list)
+    #: events dropped by guards, by reason: secure, denied, paused
+    dropped: Counter = field(default_factory=Counter)
+
+
+def reconstruct(
+    events: Iterable[KeyEvent],
+    *,
+    idle_commit: float = DEFAULT_IDLE_COMMIT,
+    guards: Guards | None = None,
+    paused: bool = False,
+) -> ReplayResult:
+    """Run events through the guards and the reconstruction, as live capture does."""
+    result = ReplayResult()
+    reconstructor = Reconstructor(result.segments.append, idle_commit)
+    guard = GuardFilter(guards or Guards(), reconstructor.feed, PauseState(paused))
+    last_t = 0.0
+    for event in events:
+        guard(event)
+        last_t = event.t
+    reconstructor.finish(last_t)
+    result.dropped = guard.dropped
+    return result
+
+
+def replay_session(
+    path: Path | str,
+    *,
+    idle_commit: float = DEFAULT_IDLE_COMMIT,
+    guards: Guards | None = None,
+    paused: bool = False,
+) -> ReplayResult:
+    """Segments of one recorded session, with the same guards as live capture."""
+    return reconstruct(iter_events(path), idle_commit=idle_commit, guards=guards, paused=paused)

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from xserver import REQUIRED
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("IME_AGENT_SHARED", ROOT.parent / "shared"))
+SESSIONS_DIR = SHARED / "data" / "sessions"
+
+
+def shared_sessions() -> list[Path]:
+    return sorted(p for p in SESSIONS_DIR.glob("session-*.jsonl") if not p.name.endswith(".expected.jsonl"))
+
+
+@pytest.fixture
+def sessions_dir() -> Path:
+    if not SESSIONS_DIR.is_dir():
+        message = f"shared sessions not found at {SESSIONS_DIR} (set IME_AGENT_SHARED)"
+        if REQUIRED:
+            pytest.fail(message)
+        pytest.skip(message)
+    return SESSIONS_DIR
+
+
+@pytest.fixture(autouse=True)
+def _isolated_profile(tmp_path_factory, monkeypatch):
+    """Never touch the real user's config or data: every test gets its own profile."""
+    home = tmp_path_factory.mktemp("profile")
+    monkeypatch.setenv("IME_AGENT_CONFIG", str(home / "config.toml"))
+    monkeypatch.setenv("IME_AGENT_DATA_DIR", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))

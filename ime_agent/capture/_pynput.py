@@ -30,28 +30,8 @@ class PynputSource:
     def start(self, emit: Emit) -> None:
         from pynput import keyboard, mouse
 
-        clock = self._clock
-        special = {key: str(key) for key in keyboard.Key}
-
-        def name_of(key) -> str:
-            char = getattr(key, "char", None)
-            if char is not None:
-                return char
-            # Keys outside the keymap (char None) become an ignored special key.
-            return special.get(key) or str(key)
-
-        # These run on pynput's threads: build the event, hand it on, nothing more.
-        def on_press(key):
-            emit(KeyEvent(clock(), PRESS, key=name_of(key)))
-
-        def on_release(key):
-            emit(KeyEvent(clock(), RELEASE, key=name_of(key)))
-
-        def on_click(_x, _y, _button, pressed):
-            if pressed:
-                emit(KeyEvent(clock(), CLICK))
-
-        tracker = self._tracker_factory(emit, clock)
+        on_press, on_release, on_click = listener_callbacks(emit, self._clock)
+        tracker = self._tracker_factory(emit, self._clock)
         keyboard_listener = keyboard.Listener(on_press=on_press, on_release=on_release)
         mouse_listener = mouse.Listener(on_click=on_click)
         self._parts = [tracker, keyboard_listener, mouse_listener]
@@ -64,11 +44,43 @@ class PynputSource:
         mouse_listener.wait()
 
     def stop(self) -> None:
+        tracker, *listeners = self._parts or [None]
         for part in self._parts:
             part.stop()
-        for part in self._parts:
-            if part.is_alive():
-                part.join(timeout=2)
+        # pynput's X RECORD listener thread ends only at the next input event
+        # (pynput issue #75 / PR #583), so its daemon threads are not joined.
+        if tracker is not None:
+            tracker.join(timeout=2)
+
+
+def listener_callbacks(emit: Emit, clock: Clock):
+    """pynput's on_press, on_release and on_click for ``emit``.
+
+    They run on pynput's threads for every key: build the event, hand it on,
+    nothing more (benchmarks/bench_capture.py measures them).
+    """
+    from pynput import keyboard
+
+    special = {key: str(key) for key in keyboard.Key}
+
+    def name_of(key) -> str:
+        char = getattr(key, "char", None)
+        if char is not None:
+            return char
+        # Keys outside the keymap (char None) become an ignored special key.
+        return special.get(key) or str(key)
+
+    def on_press(key):
+        emit(KeyEvent(clock(), PRESS, key=name_of(key)))
+
+    def on_release(key):
+        emit(KeyEvent(clock(), RELEASE, key=name_of(key)))
+
+    def on_click(_x, _y, _button, pressed):
+        if pressed:
+            emit(KeyEvent(clock(), CLICK))
+
+    return on_press, on_release, on_click
 
 
 class PollingFocusTracker(threading.Thread):

@@ -59,6 +59,7 @@ class LiveCapture:
 
     def stop(self) -> None:
         """Stop the source, commit what is buffered, and wait for the last segment."""
+        self.pause_state.paused = True  # anything a listener still reports is dropped
         self._source.stop()
         self._queue.put(_STOP)
         self._thread.join()

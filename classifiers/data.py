@@ -1,0 +1,242 @@
+"""Training and evaluation data: which rows of which source go where.
+
+One place decides splits, caps and weights so that ``train`` and ``evaluate``
+see exactly the same data. Everything is deterministic: rows are assigned to
+dev / test by a hash of their text, and downsampling uses a fixed seed.
+
+Sources are the public sets under ``shared/data/intents`` (their own train/test
+splits, whole sources held out to measure generalisation) and the project's
+typed-text corpus in ``classifiers/corpus/{en,zh}/*.jsonl``.
+
+``classifiers/evalset/{en,zh}.jsonl`` is a hand-written realistic set kept
+apart for final scores only: any training or dev row whose normalised text
+(lowercase, whitespace collapsed) is also in the evalset is dropped here, so
+no command can train or tune on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LABELS = ("purchase", "travel", "health", "none")
+CORPUS = "project_corpus"
+SEED = 20261122
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+CORPUS_DIR = PACKAGE_DIR / "corpus"
+EVALSET_DIR = PACKAGE_DIR / "evalset"
+EVALSET = "evalset"
+INTENTS_DIR = Path(
+    os.environ.get(
+        "IME_AGENT_INTENTS_DIR", PACKAGE_DIR.parent.parent / "shared" / "data" / "intents"
+    )
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    lang: str
+    license: str
+    open_license: bool
+    train_splits: tuple[str, ...] = ()  # empty ⇒ whole source held out
+    test_splits: tuple[str, ...] = ()
+    caps: dict[str, int] = field(default_factory=dict)  # per-label cap on train rows
+
+
+_NONE_CAP = 1500
+SOURCES = (
+    # English
+    Source("clinc150", "en", "CC BY 3.0", True, ("train",), ("val", "test"), {"none": _NONE_CAP}),
+    Source("hwu64", "en", "CC BY 4.0", True, ("train",), ("test",), {"none": _NONE_CAP}),
+    Source("sgd", "en", "CC BY-SA 4.0", True, ("train",), ("dev", "test"),
+           {"none": _NONE_CAP, "travel": 2000}),
+    Source("snips2017", "en", "CC0 1.0", True, ("train_full",), ("validate",), {"none": 1000}),
+    Source("banking77", "en", "CC BY 4.0", True, ("train",), ("test",), {"none": 1000}),
+    Source("nlupp_hotels", "en", "CC BY 4.0", True,
+           tuple(f"fold{i}" for i in range(16)), tuple(f"fold{i}" for i in range(16, 20))),
+    Source("star", "en", "MIT", True),
+    Source("mg_shopdial", "en", "not stated", False),
+    Source("medical_speech_intent", "en", "unverified", False),
+    # Chinese
+    Source("crosswoz", "zh", "Apache-2.0", True, ("val",), ("test",), {"travel": 2000}),
+    Source("kdconv", "zh", "Apache-2.0", True, ("dev",), ("test",), {"none": 2000}),
+    Source("multi_cpr", "zh", "not stated", False, ("train",), (),
+           {"purchase": 1500, "none": 1000}),
+    Source("cblue_kuake_qic", "zh", "unclear (CBLUE terms)", False, ("train",), ("dev",),
+           {"health": 1500}),
+    Source("cblue_chip_sts", "zh", "unclear (CBLUE terms)", False, ("train",), ("test",),
+           {"health": 800}),
+    Source("risawoz_fewshot", "zh", "CC BY 4.0", True),
+    Source("smp2017_ecdt", "zh", "not stated", False),
+)
+# Held-out slices that are not whole sources.
+EXTRA_HELDOUT = {("multi_cpr", "dev")}
+
+# Project corpus: hash buckets of 20 → train / dev (threshold, epoch choice) / test.
+_CORPUS_DEV = {15, 16}
+_CORPUS_TEST = {17, 18, 19}
+# Public rows carved off train for dev.
+_PUBLIC_DEV = {0}
+# Upsampling of the corpus so that its style dominates, bounded so a small
+# corpus is not memorised line by line.
+CORPUS_TARGET_SHARE = 0.7
+CORPUS_MAX_REPEAT = 20
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str
+    source: str
+    genre: str = ""
+
+
+@dataclass
+class Dataset:
+    lang: str
+    train: list[Example]
+    dev: list[Example]
+    test: dict[str, list[Example]]  # in-distribution test split per training source
+    heldout: dict[str, list[Example]]  # whole sources (or slices) never trained on
+    corpus_test: list[Example]
+    evalset: list[Example]  # realistic typed text, never trained or tuned on
+    corpus_repeat: int
+    train_counts: dict[str, Counter]  # source → label counts (before corpus upsampling)
+    sources: list[Source]
+
+
+def _bucket(text: str, n: int = 20) -> int:
+    return int(hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest(), 16) % n
+
+
+def _key(text: str) -> str:
+    """Normal form for overlap checks: lowercase, whitespace collapsed."""
+    return " ".join(text.lower().split())
+
+
+def read_evalset(lang: str, evalset_dir: Path | None = None) -> list[Example]:
+    """The held-out realistic set for one language (empty if absent)."""
+    path = (evalset_dir or EVALSET_DIR) / f"{lang}.jsonl"
+    if not path.exists():
+        return []
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                rows.append(Example(row["text"], row["label"], EVALSET, row.get("genre", "")))
+    return rows
+
+
+def drop_overlap(rows: list[Example], banned: set[str]) -> list[Example]:
+    """Rows whose normalised text is not in ``banned``."""
+    return [e for e in rows if _key(e.text) not in banned]
+
+
+def read_public(name: str):
+    path = INTENTS_DIR / name / "mapped.jsonl"
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("label") in LABELS and row.get("text", "").strip():
+                yield row
+
+
+def read_corpus(lang: str) -> tuple[list[Example], int]:
+    """All valid corpus rows for a language, and how many lines were skipped.
+
+    The corpus is being written while we read it, so a half-written or
+    malformed line is skipped rather than fatal.
+    """
+    rows, skipped = [], 0
+    for path in sorted((CORPUS_DIR / lang).glob("*.jsonl")):
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    skipped += 1
+                    continue
+                text, label = row.get("text"), row.get("label")
+                if not isinstance(text, str) or not text.strip() or label not in LABELS:
+                    skipped += 1
+                    continue
+                if row.get("lang", lang) != lang:
+                    skipped += 1
+                    continue
+                rows.append(Example(text, label, CORPUS, str(row.get("genre", ""))))
+    return rows, skipped
+
+
+def build(lang: str, open_only: bool = False, evalset_dir: Path | None = None) -> Dataset:
+    """Assemble every split for one language (deterministic).
+
+    Evalset texts never reach train or dev, from the corpus or a public source.
+    """
+    rng = random.Random(SEED)
+    evalset = read_evalset(lang, evalset_dir)
+    banned = {_key(e.text) for e in evalset}
+    sources = [s for s in SOURCES if s.lang == lang]
+    train_pub: list[Example] = []
+    dev: list[Example] = []
+    test: dict[str, list[Example]] = {}
+    heldout: dict[str, list[Example]] = {}
+    train_counts: dict[str, Counter] = {}
+    used_sources = []
+    for src in sources:
+        by_label: dict[str, list[Example]] = {}
+        trains = src.train_splits if (src.open_license or not open_only) else ()
+        for row in read_public(src.name):
+            ex = Example(row["text"], row["label"], src.name)
+            split = row["split"]
+            if not src.train_splits or (src.name, split) in EXTRA_HELDOUT:
+                heldout.setdefault(src.name, []).append(ex)
+            elif split in trains:
+                if _key(ex.text) in banned:
+                    continue
+                if _bucket(ex.text) in _PUBLIC_DEV:
+                    dev.append(ex)
+                else:
+                    by_label.setdefault(ex.label, []).append(ex)
+            elif split in src.test_splits:
+                test.setdefault(src.name, []).append(ex)
+        counts = Counter()
+        for label, rows in sorted(by_label.items()):
+            cap = src.caps.get(label)
+            if cap is not None and len(rows) > cap:
+                rows = rng.sample(rows, cap)
+            train_pub.extend(rows)
+            counts[label] = len(rows)
+        if counts:
+            train_counts[src.name] = counts
+            used_sources.append(src)
+
+    corpus = drop_overlap(read_corpus(lang)[0], banned)
+    corpus_train = [e for e in corpus if _bucket(e.text) not in _CORPUS_DEV | _CORPUS_TEST]
+    dev += [e for e in corpus if _bucket(e.text) in _CORPUS_DEV]
+    corpus_test = [e for e in corpus if _bucket(e.text) in _CORPUS_TEST]
+    repeat = 1
+    if corpus_train:
+        want = CORPUS_TARGET_SHARE / (1 - CORPUS_TARGET_SHARE) * len(train_pub)
+        repeat = max(1, min(CORPUS_MAX_REPEAT, round(want / len(corpus_train))))
+        train_counts[CORPUS] = Counter(e.label for e in corpus_train)
+
+    # No text may be both trained on and evaluated.
+    seen = {_key(e.text) for e in train_pub} | {_key(e.text) for e in corpus_train}
+    dev = [e for e in dev if _key(e.text) not in seen]
+    test = {k: [e for e in v if _key(e.text) not in seen] for k, v in test.items()}
+    heldout = {k: [e for e in v if _key(e.text) not in seen] for k, v in heldout.items()}
+    corpus_test = [e for e in corpus_test if _key(e.text) not in seen]
+
+    train = train_pub + corpus_train * repeat
+    rng.shuffle(train)
+    return Dataset(lang, train, dev, test, heldout, corpus_test, evalset, repeat, train_counts, used_sources)

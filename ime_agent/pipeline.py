@@ -1,0 +1,187 @@
+"""Segment → classifier → Summary → store: the only place raw text and storage meet.
+
+The raw text ends here. A :class:`~ime_agent.store.Summary` has no text field;
+segment text is handed to the classifier and dropped; nothing here logs it or
+puts it in an exception message (a classifier failure is reported by its type only).
+
+Time: a segment's ``t_start``/``t_end`` are seconds since capture (or a recorded
+session) started, so the caller passes that start as a wall-clock ``start``. The
+summary's bucket is the 15-minute window (UTC) of ``start + t_end``, the moment
+the text was finished. Live capture passes the time capture started; ``ingest``
+passes the time of ingestion, as if the session were being typed from then on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable, Iterable, Protocol
+
+from ime_agent import consent
+from ime_agent.capture import Segment
+from ime_agent.errors import ImeAgentError
+from ime_agent.store import Store, Summary, bucket_of, utcnow
+
+log = logging.getLogger(__name__)
+
+APP_CATEGORIES = ("browser", "chat", "email", "office", "code", "other")
+
+#: What :meth:`Pipeline.process_segment` did with a segment (never any text).
+STORED, NONE, NO_CONSENT = "stored", "none", "no_consent"
+
+# App ids (WM_CLASS on X11, bundle ids on macOS, exe names on Windows), case-folded.
+_APPS = {
+    "browser": {
+        "firefox", "firefox-esr", "org.mozilla.firefox", "navigator", "chromium", "chromium-browser",
+        "google-chrome", "chrome", "brave-browser", "microsoft-edge", "msedge", "opera", "vivaldi",
+        "epiphany", "org.gnome.epiphany", "safari", "com.apple.safari", "librewolf", "falkon",
+    },
+    "chat": {
+        "org.telegram.desktop", "telegram-desktop", "telegram", "slack", "wechat", "weixin", "discord",
+        "signal", "signal-desktop", "element", "whatsapp", "teams", "microsoft teams", "skype", "zoom",
+        "qq", "dingtalk", "feishu", "lark", "com.tencent.xinwechat", "com.tinyspeck.slackmacgap",
+    },
+    "email": {
+        "thunderbird", "org.mozilla.thunderbird", "evolution", "geary", "org.gnome.geary", "kmail",
+        "mailspring", "outlook", "com.apple.mail", "mail",
+    },
+    "office": {
+        "libreoffice", "soffice", "winword", "excel", "powerpnt", "onenote", "com.apple.iwork.pages",
+        "pages", "numbers", "keynote", "abiword", "gnumeric", "notion", "obsidian", "gedit",
+        "org.gnome.texteditor", "mousepad", "kate", "kwrite", "textedit", "notepad",
+    },
+    "code": {
+        "code", "code-oss", "vscodium", "com.microsoft.vscode", "sublime_text", "emacs", "vim", "gvim",
+        "nvim", "neovim", "atom", "zed", "dev.zed.zed", "geany", "kdevelop", "xcode",
+    },
+}
+_PREFIXES = (("libreoffice", "office"), ("jetbrains-", "code"), ("org.kde.kmail", "email"))
+
+
+def app_category(app: str | None) -> str:
+    """A coarse app category; the app id itself is never kept."""
+    if not app:
+        return "other"
+    folded = app.casefold()
+    for category, apps in _APPS.items():
+        if folded in apps:
+            return category
+    for prefix, category in _PREFIXES:
+        if folded.startswith(prefix):
+            return category
+    return "other"
+
+
+class Classifier(Protocol):
+    def classify_many(self, texts: list[str]) -> list: ...
+
+
+class ClassifierError(ImeAgentError):
+    """The classifier failed on a batch (the message names only the error type)."""
+
+
+def summarize(segment: Segment, result, start: datetime) -> Summary:
+    """Pure: the summary of one classified segment."""
+    return Summary(
+        id=uuid.uuid4().hex,
+        bucket=bucket_of(start + timedelta(seconds=segment.t_end)),
+        app_category=app_category(segment.app),
+        lang=str(result.lang),
+        intent=str(result.label),
+        confidence=round(float(result.confidence), 4),
+        slots={str(k): str(v) for k, v in dict(result.slots).items()},
+        model_id=str(result.model_id),
+    )
+
+
+@dataclass
+class Report:
+    segments: int = 0
+    stored: Counter = field(default_factory=Counter)  # per category
+    not_stored: Counter = field(default_factory=Counter)  # no_consent, none
+
+    def add(self, other: "Report") -> None:
+        self.segments += other.segments
+        self.stored.update(other.stored)
+        self.not_stored.update(other.not_stored)
+
+
+class Pipeline:
+    """Classify segments and keep what consent allows.
+
+    ``classifier`` defaults to the shipped one (``classifiers.load()``), loaded on
+    first use. ``on_commit(summary_id)`` is called after each summary is committed.
+    Consent is checked inside each summary's write transaction, so a withdrawal
+    (from the tray or another process) applies to the very next segment. One
+    thread at a time per pipeline; other processes may write the same profile
+    (they queue on SQLite's busy timeout).
+    """
+
+    def __init__(self, store: Store, classifier: Classifier | None = None,
+                 on_commit: Callable[[str], None] | None = None):
+        self.store = store
+        self._classifier = classifier
+        self._on_commit = on_commit
+        self._load_lock = threading.Lock()
+
+    @property
+    def classifier(self) -> Classifier:
+        with self._load_lock:
+            if self._classifier is None:
+                try:
+                    import classifiers
+
+                    self._classifier = classifiers.load()
+                except (ImportError, AttributeError) as exc:
+                    raise ClassifierError(
+                        f"cannot load the intent classifier ({type(exc).__name__}); "
+                        "reinstall ime-agent (pip install -e .)"
+                    ) from None
+        return self._classifier
+
+    def process_segment(self, segment: Segment, start: datetime) -> str:
+        """One segment as live capture delivers it; ``start`` is the wall-clock time its
+        ``t_end`` counts from. Returns :data:`STORED`, :data:`NONE` or :data:`NO_CONSENT`."""
+        report = self.process([segment], start)
+        return STORED if report.stored else next(iter(report.not_stored))
+
+    def process(self, segments: Iterable[Segment], start: datetime | None = None) -> Report:
+        segments = list(segments)
+        start = start or utcnow()
+        report = Report(segments=len(segments))
+        if not segments:
+            return report
+        if not consent.consented(self.store):
+            report.not_stored[NO_CONSENT] += len(segments)  # not even classified
+            return report
+        results = self._classify([s.text for s in segments])
+        for segment, result in zip(segments, results):
+            summary = summarize(segment, result, start)
+            if summary.intent == "none":
+                self.store.add_count(summary.bucket[:10], "none")
+                report.not_stored[NONE] += 1
+            elif self.store.add_summary(summary):
+                report.stored[summary.intent] += 1
+                if self._on_commit:
+                    self._on_commit(summary.id)
+            else:
+                report.not_stored[NO_CONSENT] += 1
+        log.debug("pipeline: %d segments, stored %s, not stored %s",
+                  report.segments, dict(report.stored), dict(report.not_stored))
+        return report
+
+    def _classify(self, texts: list[str]) -> list:
+        classifier = self.classifier
+        try:
+            results = list(classifier.classify_many(texts))
+        except ImeAgentError:
+            raise
+        except Exception as exc:  # the message might quote the text: keep only the type
+            raise ClassifierError(f"the classifier failed ({type(exc).__name__}); nothing was stored") from None
+        if len(results) != len(texts):
+            raise ClassifierError("the classifier returned the wrong number of results; nothing was stored")
+        return results

@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import os
+import threading
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+
+from ime_agent import crypto
+from ime_agent.crypto import Cipher, DecryptError, KeyUnavailable, WrongKey
+from ime_agent.store import Store
+
+
+def test_cipher_roundtrip_binds_associated_data():
+    cipher = Cipher(crypto.new_key())
+    sealed = cipher.seal(b"{}", b"summaries/a/slots")
+    assert cipher.open(sealed, b"summaries/a/slots") == b"{}"
+    assert sealed != cipher.seal(b"{}", b"summaries/a/slots")  # fresh nonce
+    with pytest.raises(DecryptError):
+        cipher.open(sealed, b"summaries/b/slots")
+    with pytest.raises(DecryptError):
+        Cipher(crypto.new_key()).open(sealed, b"summaries/a/slots")
+    assert "key" not in repr(cipher).replace("<key hidden>", "")
+
+
+def test_key_file_is_private(data_dir):
+    Store.open(data_dir).close()
+    key = data_dir / crypto.KEY_FILE
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert data_dir.stat().st_mode & 0o077 == 0
+
+
+def test_corrupt_key_file_says_how_to_fix(data_dir):
+    Store.open(data_dir).close()
+    (data_dir / crypto.KEY_FILE).write_text("not a key\n")
+    with pytest.raises(KeyUnavailable, match="is corrupt .*restore it from your backup"):
+        Store.open(data_dir)
+
+
+def test_missing_key_file(data_dir):
+    Store.open(data_dir).close()
+    (data_dir / crypto.KEY_FILE).unlink()
+    with pytest.raises(KeyUnavailable, match="is missing; restore it"):
+        Store.open(data_dir)
+
+
+def test_key_file_readable_by_others_is_refused(data_dir):
+    Store.open(data_dir).close()
+    os.chmod(data_dir / crypto.KEY_FILE, 0o644)
+    with pytest.raises(KeyUnavailable, match="chmod 600"):
+        Store.open(data_dir)
+
+
+def test_other_profiles_key_file_is_wrong_key(tmp_path):
+    Store.open(tmp_path / "a").close()
+    Store.open(tmp_path / "b").close()
+    os.replace(tmp_path / "b" / crypto.KEY_FILE, tmp_path / "a" / crypto.KEY_FILE)
+    with pytest.raises(WrongKey, match="does not belong to this profile"):
+        Store.open(tmp_path / "a")
+
+
+def test_passphrase_from_env(data_dir, monkeypatch):
+    monkeypatch.delenv("IME_AGENT_KEY_SOURCE")
+    monkeypatch.setenv("IME_AGENT_PASSPHRASE", "correct horse battery staple")
+    with Store.open(data_dir) as s:
+        assert s.setting("key_source") == "passphrase"
+    assert not (data_dir / crypto.KEY_FILE).exists()
+    Store.open(data_dir).close()
+    monkeypatch.setenv("IME_AGENT_PASSPHRASE", "wrong horse")
+    with pytest.raises(WrongKey, match="wrong passphrase"):
+        Store.open(data_dir)
+    monkeypatch.delenv("IME_AGENT_PASSPHRASE")
+    with pytest.raises(KeyUnavailable, match="set IME_AGENT_PASSPHRASE"):
+        Store.open(data_dir)
+    asked = []
+    Store.open(data_dir, prompt=lambda new: asked.append(new) or "correct horse battery staple").close()
+    assert asked == [False]
+
+
+class MemoryKeyring(KeyringBackend):
+    """An OS keyring stand-in: set as the backend, never a patch."""
+
+    priority = 1
+
+    def __init__(self, block: threading.Event | None = None):
+        super().__init__()
+        self.secrets: dict = {}
+        self.block = block
+
+    def get_password(self, service, username):
+        if self.block is not None:
+            self.block.wait()
+        return self.secrets.get((service, username))
+
+    def set_password(self, service, username, password):
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service, username):
+        self.secrets.pop((service, username), None)
+
+
+@pytest.fixture
+def memory_keyring():
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+def test_keyring_is_used_when_it_works(data_dir, monkeypatch, memory_keyring):
+    monkeypatch.delenv("IME_AGENT_KEY_SOURCE")
+    with Store.open(data_dir) as s:
+        assert s.setting("key_source") == "keyring"
+    assert not (data_dir / crypto.KEY_FILE).exists()
+    assert len(memory_keyring.secrets) == 1
+    Store.open(data_dir).close()
+    memory_keyring.secrets.clear()
+    with pytest.raises(KeyUnavailable, match="not available from the OS keyring"):
+        Store.open(data_dir)
+
+
+def test_no_keyring_backend_falls_back_to_key_file(data_dir, monkeypatch):
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        monkeypatch.delenv("IME_AGENT_KEY_SOURCE")
+        assert crypto.keyring_usable() is False
+        with Store.open(data_dir) as s:
+            assert s.setting("key_source") == "file"
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_hanging_keyring_does_not_hang(data_dir, monkeypatch):
+    release = threading.Event()
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring(block=release))
+    monkeypatch.setattr(crypto, "KEYRING_TIMEOUT", 0.2)
+    try:
+        assert crypto.keyring_get("anyone") is None
+    finally:
+        release.set()
+        keyring.set_keyring(previous)
+
+
+def test_unknown_key_source(data_dir, monkeypatch):
+    monkeypatch.setenv("IME_AGENT_KEY_SOURCE", "usb-stick")
+    with pytest.raises(KeyUnavailable, match="use keyring, file or passphrase"):
+        Store.open(data_dir)
+
+
+def test_database_files_are_private(data_dir):
+    with Store.open(data_dir):
+        for name in ("ime-agent.db", "ime-agent.db-wal", "ime-agent.db-shm"):
+            assert (data_dir / name).stat().st_mode & 0o077 == 0, name

@@ -1,0 +1,55 @@
+"""``ime-agent run`` and ``ime-agent autostart enable|disable|status``."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from ime_agent import autostart
+
+
+def _describe(status: autostart.Status) -> str:
+    if not status.enabled:
+        return f"autostart: disabled ({status.location} absent)"
+    return f"autostart: enabled ({status.location})"
+
+
+@click.group(name="autostart")
+def autostart_group() -> None:
+    """Start the agent when you log in (per user; nothing system-wide)."""
+
+
+@autostart_group.command()
+@click.pass_context
+def enable(ctx: click.Context) -> None:
+    """Start the agent at login, for this profile."""
+    click.echo(_describe(autostart.enable(ctx.obj.get("data_dir"))))
+
+
+@autostart_group.command()
+def disable() -> None:
+    """Stop starting the agent at login; removes the login entry entirely."""
+    click.echo(_describe(autostart.disable()))
+
+
+@autostart_group.command()
+def status() -> None:
+    """Say whether the agent starts at login, and from where."""
+    click.echo(_describe(autostart.status()))
+
+
+@click.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the agent with its tray icon (asks for consent first; one per profile)."""
+    from ime_agent.agent import run as run_agent
+    from ime_agent.config import load_config
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_agent(load_config(data_dir=ctx.obj.get("data_dir")))
+
+
+def register(group: click.Group) -> None:
+    group.add_command(autostart_group)
+    group.add_command(run)

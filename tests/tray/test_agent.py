@@ -1,0 +1,205 @@
+"""The agent's logic without a screen: consent gate, pause from another connection, quit.
+
+The event source is scripted (the real X11 source is exercised in test_agent_x11.py);
+classifier, pipeline and store are the real ones.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ime_agent import consent, icons
+from ime_agent.agent import Agent, Windows
+from ime_agent.capture._base import KeyEvent
+from ime_agent.config import load_config
+from ime_agent.store import Store
+from xserver import wait_until
+
+
+class ScriptedSource:
+    """An EventSource whose events the test types in."""
+
+    def __init__(self):
+        self.emit = None
+        self.stopped = False
+        self.t = 0.0
+
+    def start(self, emit) -> None:
+        self.emit = emit
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def type_line(self, text: str, app: str = "firefox") -> None:
+        self.t += 1
+        self.emit(KeyEvent(self.t, "focus", app=app, title="Notes"))
+        for char in text:
+            self.t += 0.05
+            self.emit(KeyEvent(self.t, "press", key=char))
+        self.emit(KeyEvent(self.t + 0.05, "press", key="enter"))
+
+
+class ScriptedWindows:
+    def __init__(self, answer=None):
+        self.asked = threading.Event()
+        self.answer_ready = threading.Event()
+        self.answer = answer
+        self.reviewed: list = []
+
+    def windows(self) -> Windows:
+        def ask(_current):
+            self.asked.set()
+            self.answer_ready.wait(10)
+            return self.answer
+
+        return Windows(ask_consent=ask, review=lambda rows, _delete: self.reviewed.append(rows),
+                       confirm_delete=lambda: True)
+
+
+@pytest.fixture
+def profile(tmp_path):
+    config = load_config(data_dir=tmp_path / "profile")
+    store = Store.open(config.data_dir, key_source="file")
+    yield config, store
+    store.close()
+
+
+def start_agent(config, store, windows=None):
+    sources: list[ScriptedSource] = []
+
+    def factory():
+        sources.append(ScriptedSource())
+        return sources[-1]
+
+    agent = Agent(config, store, source_factory=factory, windows=windows)
+    agent.start()
+    return agent, sources
+
+
+def test_nothing_runs_before_consent_and_capture_starts_once_given(profile):
+    config, store = profile
+    scripted = ScriptedWindows(answer={"purchase": True, "travel": True, "health": False})
+    agent, sources = start_agent(config, store, scripted.windows())
+    try:
+        assert agent.state() == icons.CONSENT and "consent" in agent.status_line()
+        agent.open_consent()
+        assert scripted.asked.wait(5)
+        agent.wait_synced()
+        assert sources == [] and not agent.capturing  # no backend before the answer
+        scripted.answer_ready.set()
+        wait_until(lambda: agent.state() == icons.CAPTURING, what="capture to start after consent")
+        assert consent.current(store) == {"purchase": True, "travel": True, "health": False}
+        sources[0].type_line("looking for a cheap flight to lisbon for the weekend")
+        wait_until(lambda: store.summaries(category="travel"), what="the travel summary")
+        wait_until(lambda: "1 summary today" in agent.status_line(), what="the status line to count it")
+    finally:
+        agent.stop()
+
+
+def test_not_now_keeps_waiting_for_consent(profile):
+    config, store = profile
+    scripted = ScriptedWindows(answer=None)
+    scripted.answer_ready.set()
+    agent, sources = start_agent(config, store, scripted.windows())
+    try:
+        agent.open_consent()
+        assert scripted.asked.wait(5)
+        agent.wait_synced()
+        assert agent.state() == icons.CONSENT and sources == []
+    finally:
+        agent.stop()
+
+
+def test_pause_and_withdrawal_from_another_connection_are_obeyed(profile):
+    config, store = profile
+    consent.grant(store, ["travel"])
+    agent, sources = start_agent(config, store)
+    try:
+        assert agent.state() == icons.CAPTURING
+        with Store.open(config.data_dir) as cli:  # as `ime-agent pause` would, from its own connection
+            cli.pause(None)
+        wait_until(lambda: agent.state() == icons.PAUSED, what="the agent to see the pause")
+        assert agent.status_line().startswith("paused until you resume")
+        sources[0].type_line("booking a hotel in kyoto for two nights")
+        with Store.open(config.data_dir) as cli:
+            cli.resume()
+        wait_until(lambda: agent.capturing, what="the agent to see the resume")
+        sources[0].type_line("train tickets from paris to rome for the family in july")
+        wait_until(lambda: agent.committed == 1, what="the resumed line to be stored")
+        assert len(store.summaries(category="travel")) == 1
+
+        with Store.open(config.data_dir) as cli:
+            consent.withdraw(cli, ["travel"])
+        wait_until(lambda: agent.state() == icons.CONSENT, what="the agent to see the withdrawal")
+        assert sources[0].stopped and store.summaries() == []
+    finally:
+        agent.stop()
+
+
+def test_tray_actions_change_state_and_store(profile):
+    config, store = profile
+    consent.grant(store, ["purchase"])
+    scripted = ScriptedWindows()
+    agent, sources = start_agent(config, store, scripted.windows())
+    try:
+        agent.pause(15 * 60)
+        agent.wait_synced()
+        assert agent.state() == icons.PAUSED and store.paused_state().until is not None
+        assert agent.status_line().startswith("paused until ")
+        agent.resume()
+        wait_until(lambda: agent.state() == icons.CAPTURING, what="resume")
+        sources[0].type_line("which robot vacuum should i buy under 300")
+        wait_until(lambda: agent.committed == 1, what="the purchase summary")
+        agent.review()
+        wait_until(lambda: scripted.reviewed, what="the review window")
+        assert [s.intent for s in scripted.reviewed[0]] == ["purchase"]
+        agent.delete_data()
+        wait_until(lambda: store.summaries() == [], what="delete my data")
+    finally:
+        agent.stop()
+
+
+def test_a_blocked_window_shows_in_the_status_line(profile):
+    config, store = profile
+    consent.grant(store, ["purchase"])
+    agent, sources = start_agent(config, store)
+    try:
+        sources[0].emit(KeyEvent(1.0, "focus", app="keepassxc", title="Vault"))
+        wait_until(lambda: "not in this window" in agent.status_line(), what="the blocked-window note")
+        sources[0].type_line("new phone case", app="firefox")
+        wait_until(lambda: "not in this window" not in agent.status_line(), what="the note to go")
+    finally:
+        agent.stop()
+
+
+def test_stop_stores_what_was_still_buffered(profile):
+    config, store = profile
+    consent.grant(store, ["purchase"])
+    agent, sources = start_agent(config, store)
+    source = sources[0]
+    source.emit(KeyEvent(1.0, "focus", app="firefox", title="Shop"))
+    for i, char in enumerate("best noise cancelling headphones under 200"):
+        source.emit(KeyEvent(1.1 + i / 100, "press", key=char))
+    agent.stop()
+    assert source.stopped
+    assert [s.intent for s in store.summaries()] == ["purchase"]
+
+
+def test_capture_unavailable_shows_the_error(profile):
+    from ime_agent.errors import BackendUnavailable
+
+    config, store = profile
+    consent.grant(store, ["purchase"])
+
+    def broken():
+        raise BackendUnavailable("the X server has no RECORD extension; start it with +extension RECORD")
+
+    agent = Agent(config, store, source_factory=broken)
+    agent.start()
+    try:
+        assert agent.state() == icons.ERROR
+        assert "RECORD" in agent.status_line()
+    finally:
+        agent.stop()

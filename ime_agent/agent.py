@@ -345,7 +345,6 @@ def run(config: Config) -> None:
         store = Store.open(config.data_dir, retention_days=config.retention_days)
         try:
             agent = Agent(config, store)
-            agent.start()
             tray = Tray(agent)
             agent.on_change(tray.refresh)
 
@@ -359,6 +358,7 @@ def run(config: Config) -> None:
 
             def shown(_tray) -> None:
                 log.info("tray icon shown")
+                agent.start()  # only now: capture never runs without the icon saying so
                 if agent.state() == icons.CONSENT:
                     agent.open_consent()  # first run: ask before anything is captured
 

@@ -257,9 +257,7 @@ def resume(ctx: click.Context) -> None:
 @click.pass_context
 def summaries(ctx: click.Context, as_json: bool, since: str | None, category: str | None) -> None:
     """Show the summaries kept in this profile (never any text: there is none)."""
-    since_t = parse_since(since, utcnow()) if since is not None else None
-    if category is not None:
-        consent_mod.check_categories([category])
+    since_t = _filters(since, category)
     config = _config(ctx)
     rows = []
     if _exists(config):
@@ -273,6 +271,13 @@ def summaries(ctx: click.Context, as_json: bool, since: str | None, category: st
         click.echo("no summaries")
         return
     click.echo(format_table(rows))
+
+
+def _filters(since: str | None, category: str | None):
+    """Check --category and parse --since (before any profile is opened)."""
+    if category is not None:
+        consent_mod.check_categories([category])
+    return parse_since(since, utcnow()) if since is not None else None
 
 
 def format_table(rows) -> str:
@@ -297,9 +302,7 @@ def forget(ctx: click.Context, everything: bool, category: str | None, since: st
         raise BadInput("say what to forget: --all, --category C or --since T")
     if everything and (category is not None or since is not None):
         raise BadInput("--all already deletes everything; leave out --category and --since")
-    since_t = parse_since(since, utcnow()) if since is not None else None
-    if category is not None:
-        consent_mod.check_categories([category])
+    since_t = _filters(since, category)
     config = _config(ctx)
     if not _exists(config):
         click.echo("deleted 0 summaries")

@@ -7,6 +7,7 @@ classifier, pipeline and store are the real ones.
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 import pytest
 
@@ -66,23 +67,30 @@ def profile(tmp_path):
     store.close()
 
 
-def start_agent(config, store, windows=None):
+@contextmanager
+def running(profile, categories=(), windows=None, source_factory=None):
+    """The agent on ``profile`` with consent for ``categories``; yields it and its scripted sources."""
+    config, store = profile
+    if categories:
+        consent.grant(store, categories)
     sources: list[ScriptedSource] = []
 
-    def factory():
+    def scripted_source():
         sources.append(ScriptedSource())
         return sources[-1]
 
-    agent = Agent(config, store, source_factory=factory, windows=windows)
+    agent = Agent(config, store, source_factory=source_factory or scripted_source, windows=windows)
     agent.start()
-    return agent, sources
+    try:
+        yield agent, sources
+    finally:
+        agent.stop()
 
 
 def test_nothing_runs_before_consent_and_capture_starts_once_given(profile):
-    config, store = profile
+    store = profile[1]
     scripted = ScriptedWindows(answer={"purchase": True, "travel": True, "health": False})
-    agent, sources = start_agent(config, store, scripted.windows())
-    try:
+    with running(profile, windows=scripted.windows()) as (agent, sources):
         assert agent.state() == icons.CONSENT and "consent" in agent.status_line()
         agent.open_consent()
         assert scripted.asked.wait(5)
@@ -94,29 +102,21 @@ def test_nothing_runs_before_consent_and_capture_starts_once_given(profile):
         sources[0].type_line("looking for a cheap flight to lisbon for the weekend")
         wait_until(lambda: store.summaries(category="travel"), what="the travel summary")
         wait_until(lambda: "1 summary today" in agent.status_line(), what="the status line to count it")
-    finally:
-        agent.stop()
 
 
 def test_not_now_keeps_waiting_for_consent(profile):
-    config, store = profile
     scripted = ScriptedWindows(answer=None)
     scripted.answer_ready.set()
-    agent, sources = start_agent(config, store, scripted.windows())
-    try:
+    with running(profile, windows=scripted.windows()) as (agent, sources):
         agent.open_consent()
         assert scripted.asked.wait(5)
         agent.wait_synced()
         assert agent.state() == icons.CONSENT and sources == []
-    finally:
-        agent.stop()
 
 
 def test_pause_and_withdrawal_from_another_connection_are_obeyed(profile):
     config, store = profile
-    consent.grant(store, ["travel"])
-    agent, sources = start_agent(config, store)
-    try:
+    with running(profile, ["travel"]) as (agent, sources):
         assert agent.state() == icons.CAPTURING
         with Store.open(config.data_dir) as cli:  # as `ime-agent pause` would, from its own connection
             cli.pause(None)
@@ -134,16 +134,12 @@ def test_pause_and_withdrawal_from_another_connection_are_obeyed(profile):
             consent.withdraw(cli, ["travel"])
         wait_until(lambda: agent.state() == icons.CONSENT, what="the agent to see the withdrawal")
         assert sources[0].stopped and store.summaries() == []
-    finally:
-        agent.stop()
 
 
 def test_tray_actions_change_state_and_store(profile):
-    config, store = profile
-    consent.grant(store, ["purchase"])
+    store = profile[1]
     scripted = ScriptedWindows()
-    agent, sources = start_agent(config, store, scripted.windows())
-    try:
+    with running(profile, ["purchase"], windows=scripted.windows()) as (agent, sources):
         agent.pause(15 * 60)
         agent.wait_synced()
         assert agent.state() == icons.PAUSED and store.paused_state().until is not None
@@ -157,49 +153,33 @@ def test_tray_actions_change_state_and_store(profile):
         assert [s.intent for s in scripted.reviewed[0]] == ["purchase"]
         agent.delete_data()
         wait_until(lambda: store.summaries() == [], what="delete my data")
-    finally:
-        agent.stop()
 
 
 def test_a_blocked_window_shows_in_the_status_line(profile):
-    config, store = profile
-    consent.grant(store, ["purchase"])
-    agent, sources = start_agent(config, store)
-    try:
+    with running(profile, ["purchase"]) as (agent, sources):
         sources[0].emit(KeyEvent(1.0, "focus", app="keepassxc", title="Vault"))
         wait_until(lambda: "not in this window" in agent.status_line(), what="the blocked-window note")
         sources[0].type_line("new phone case", app="firefox")
         wait_until(lambda: "not in this window" not in agent.status_line(), what="the note to go")
-    finally:
-        agent.stop()
 
 
 def test_stop_stores_what_was_still_buffered(profile):
-    config, store = profile
-    consent.grant(store, ["purchase"])
-    agent, sources = start_agent(config, store)
-    source = sources[0]
-    source.emit(KeyEvent(1.0, "focus", app="firefox", title="Shop"))
-    for i, char in enumerate("best noise cancelling headphones under 200"):
-        source.emit(KeyEvent(1.1 + i / 100, "press", key=char))
-    agent.stop()
-    assert source.stopped
-    assert [s.intent for s in store.summaries()] == ["purchase"]
+    with running(profile, ["purchase"]) as (agent, sources):
+        source = sources[0]
+        source.emit(KeyEvent(1.0, "focus", app="firefox", title="Shop"))
+        for i, char in enumerate("best noise cancelling headphones under 200"):
+            source.emit(KeyEvent(1.1 + i / 100, "press", key=char))
+        agent.stop()
+        assert source.stopped
+        assert [s.intent for s in profile[1].summaries()] == ["purchase"]
 
 
 def test_capture_unavailable_shows_the_error(profile):
     from ime_agent.errors import BackendUnavailable
 
-    config, store = profile
-    consent.grant(store, ["purchase"])
-
     def broken():
         raise BackendUnavailable("the X server has no RECORD extension; start it with +extension RECORD")
 
-    agent = Agent(config, store, source_factory=broken)
-    agent.start()
-    try:
+    with running(profile, ["purchase"], source_factory=broken) as (agent, _sources):
         assert agent.state() == icons.ERROR
         assert "RECORD" in agent.status_line()
-    finally:
-        agent.stop()

@@ -48,10 +48,10 @@ def live_agent(x_tray, tmp_path, monkeypatch):
     store = Store.open(config.data_dir, key_source="file")
     consent.grant(store, consent.CATEGORIES)
     agent = Agent(config, store)
-    agent.start()
     tray = Tray(agent)
     agent.on_change(tray.refresh)
     tray.run_detached()
+    agent.start()  # as `ime-agent run` does: capture only once the icon shows
     try:
         window = f"0x{tray.icon._window.id:x}"
         wait_until(lambda: _docked(x_tray, window), what="the icon to dock in trayer")

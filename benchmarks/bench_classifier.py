@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(__file__).resolve().parent / "classifier-results.md"
+HAND_MARK = "## `ime-agent classify` from the shell"
 
 
 def rss_mb() -> float:
@@ -141,7 +142,10 @@ def main() -> int:
         "Targets: ≥ 5,000 segments/s batched on one core; p99 ≤ 5 ms single; RSS ≤ 200 MB; load < 1 s.",
         "",
     ]
-    args.out.write_text("\n".join(lines), encoding="utf-8")
+    # Keep the hand-measured sections (from HAND_MARK on) of an existing file.
+    old = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+    hand = old[old.index(HAND_MARK):] if HAND_MARK in old else ""
+    args.out.write_text("\n".join(lines).rstrip("\n") + ("\n\n" + hand if hand else "\n"), encoding="utf-8")
     print("\n".join(lines))
     return 0
 

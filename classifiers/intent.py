@@ -15,7 +15,7 @@ from types import MappingProxyType
 import spacy
 from spacy.language import Language
 
-from classifiers import components  # noqa: F401  (registers ime_normalize, ime.NormBOW.v1)
+from classifiers import components  # noqa: F401  (registers ime_normalize, ime.NormBOW.v1, ime.NormCharBOW.v1)
 from classifiers.data import LABELS
 from classifiers.lang import LANGS, detect_lang
 from classifiers.slots import SlotExtractor

@@ -46,18 +46,24 @@ from classifiers.metrics import apply_threshold, report
 VERSION = "2026.11.1"
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 HPARAMS = {
-    "en": {"ngram_size": 2, "length": 2**18, "epochs": 6, "placeholders": ["destination", "product", "concern"]},
+    # en adds char 3–4-grams of each normalised token (ime.NormCharBOW.v1) so
+    # typos ("hotle", "hedache") share features with the right word.
+    "en": {"ngram_size": 2, "length": 2**19, "epochs": 6, "placeholders": ["destination", "product", "concern"],
+           "char_ngrams": [3, 4], "char_weight": 0.5},
     "zh": {"ngram_size": 2, "length": 2**18, "epochs": 6, "placeholders": ["destination", "product", "concern"]},
 }
 
 
-def make_nlp(lang: str, ngram_size: int, length: int, placeholders: list[str]) -> Language:
+def make_nlp(
+    lang: str, ngram_size: int, length: int, placeholders: list[str],
+    char_ngrams: list[int] | None = None, char_weight: float = 1.0,
+) -> Language:
     nlp = spacy.blank(lang)
     nlp.add_pipe("ime_normalize", config={"placeholders": placeholders})
-    textcat = nlp.add_pipe(
-        "textcat",
-        config={"model": {"@architectures": "ime.NormBOW.v1", "ngram_size": ngram_size, "length": length}},
-    )
+    model = {"@architectures": "ime.NormBOW.v1", "ngram_size": ngram_size, "length": length}
+    if char_ngrams:
+        model.update({"@architectures": "ime.NormCharBOW.v1", "char_ngrams": list(char_ngrams), "char_weight": char_weight})
+    textcat = nlp.add_pipe("textcat", config={"model": model})
     for label in LABELS:
         textcat.add_label(label)
     return nlp
@@ -91,7 +97,7 @@ def train_lang(lang: str, open_only: bool, log=print) -> tuple[Language, Dataset
     fix_random_seed(SEED)
     rng = random.Random(SEED)
     ds = data.build(lang, open_only=open_only)
-    nlp = make_nlp(lang, hp["ngram_size"], hp["length"], hp["placeholders"])
+    nlp = make_nlp(lang, hp["ngram_size"], hp["length"], hp["placeholders"], hp.get("char_ngrams"), hp.get("char_weight", 1.0))
     train = _examples(nlp, ds.train)
     optimizer = nlp.initialize(lambda: train[:2000])
     textcat = nlp.get_pipe("textcat")
@@ -131,6 +137,10 @@ def train_lang(lang: str, open_only: bool, log=print) -> tuple[Language, Dataset
     return nlp, ds, info
 
 
+def _arch(hp: dict) -> str:
+    return "ime.NormCharBOW.v1" if hp.get("char_ngrams") else "ime.NormBOW.v1"
+
+
 def _card_section(lang: str, ds: Dataset, info: dict, results: dict) -> list[str]:
     licenses = {s.name: s.license for s in data.SOURCES}
     licenses[CORPUS] = "project-owned (written for ime-agent)"
@@ -139,7 +149,10 @@ def _card_section(lang: str, ds: Dataset, info: dict, results: dict) -> list[str
         "",
         f"- pipeline: `spacy.blank('{lang}')`"
         + (" (char segmenter)" if lang == "zh" else "")
-        + f" → `ime_normalize` → `textcat` (`ime.NormBOW.v1`, n-grams 1–{info['hparams']['ngram_size']} of normalised tokens, exclusive classes)",
+        + f" → `ime_normalize` → `textcat` (`{_arch(info['hparams'])}`, n-grams 1–{info['hparams']['ngram_size']} of normalised tokens"
+        + (f" + char {'/'.join(map(str, info['hparams']['char_ngrams']))}-grams of each normalised token (weight {info['hparams']['char_weight']})"
+           if info["hparams"].get("char_ngrams") else "")
+        + ", exclusive classes)",
         f"- abstention threshold: **{info['threshold']:.2f}** (chosen on dev: none FPR ≤ {MAX_NONE_FPR:.0%}); "
         f"best epoch {info['best_epoch']}/{info['hparams']['epochs']}",
         f"- project corpus rows repeated ×{info['corpus_repeat']} in training so its style dominates",
@@ -179,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         "Sources marked not stated / unverified / unclear are research-use: see the licensing",
         "note per model; each public source's origin is in `shared/data/intents/<name>/SOURCE.md`.",
         "",
-        "Retrain (deterministic; about 4 minutes on 2 CPU cores): `python -m classifiers.train`.",
+        "Retrain (deterministic; about 6 minutes on 2 CPU cores): `python -m classifiers.train`.",
         "",
         "Slots come from closed vocabularies only (`classifiers.VOCABULARY`): gazetteers in",
         "`classifiers/gazetteers/` (cities map to their country or region: 大理 → China) and fixed",

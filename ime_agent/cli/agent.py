@@ -7,6 +7,8 @@ import logging
 import click
 
 from ime_agent import autostart
+from ime_agent.cli.data import profile_config
+from ime_agent.config import default_data_dir
 
 
 def _describe(status: autostart.Status) -> str:
@@ -24,7 +26,9 @@ def autostart_group() -> None:
 @click.pass_context
 def enable(ctx: click.Context) -> None:
     """Start the agent at login, for this profile."""
-    click.echo(_describe(autostart.enable(ctx.obj.get("data_dir"))))
+    # The login session has none of this shell's variables: name any non-default profile.
+    data_dir = profile_config(ctx).data_dir
+    click.echo(_describe(autostart.enable(None if data_dir == default_data_dir() else data_dir)))
 
 
 @autostart_group.command()
@@ -44,10 +48,9 @@ def status() -> None:
 def run(ctx: click.Context) -> None:
     """Run the agent with its tray icon (asks for consent first; one per profile)."""
     from ime_agent.agent import run as run_agent
-    from ime_agent.config import load_config
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_agent(load_config(data_dir=ctx.obj.get("data_dir")))
+    run_agent(profile_config(ctx))
 
 
 def register(group: click.Group) -> None:

@@ -70,7 +70,7 @@ def parse_since(text: str, now: datetime) -> datetime:
 # --- helpers ----------------------------------------------------------------------------
 
 
-def _config(ctx: click.Context) -> Config:
+def profile_config(ctx: click.Context) -> Config:
     obj = ctx.obj or {}
     config = load_config(data_dir=obj.get("data_dir"))
     return replace(config, data_dir=profile_dir(config.data_dir, obj.get("profile")))
@@ -123,7 +123,7 @@ def consent_group() -> None:
 @click.pass_context
 def consent_show(ctx: click.Context) -> None:
     """Print the consent text and your current choices."""
-    config = _config(ctx)
+    config = profile_config(ctx)
     choices = "Your choices: none yet (nothing is captured or stored). Run `ime-agent consent grant`."
     if _exists(config):
         with _open(config) as store:
@@ -141,7 +141,7 @@ def consent_show(ctx: click.Context) -> None:
 @click.pass_context
 def consent_grant(ctx: click.Context, categories: tuple[str, ...], everything: bool, yes: bool) -> None:
     """Agree to capture and keep summaries for some categories."""
-    config = _config(ctx)
+    config = profile_config(ctx)
     chosen = _categories(categories, everything) if (categories or everything) else consent_mod.DEFAULT_CATEGORIES
     if not yes:
         if not _interactive():
@@ -169,7 +169,7 @@ def consent_withdraw(ctx: click.Context, categories: tuple[str, ...], everything
     if not (categories or everything):
         raise BadInput("say what to withdraw: --category C (purchase, travel, health) or --all")
     chosen = _categories(categories, everything)
-    config = _config(ctx)
+    config = profile_config(ctx)
     nothing = BadInput(f"nothing to withdraw: consent is not given for {' or '.join(chosen)} "
                        "(see `ime-agent consent show`)")
     if not _exists(config):
@@ -196,7 +196,7 @@ def status(ctx: click.Context) -> None:
     """What is captured and kept, whether capture is paused, and where the data lives."""
     from ime_agent.instance import running_pid
 
-    config = _config(ctx)
+    config = profile_config(ctx)
     try:
         pid = running_pid(config.data_dir) if config.data_dir.exists() else None
     except OSError:
@@ -233,7 +233,7 @@ def status(ctx: click.Context) -> None:
 def pause(ctx: click.Context, duration: str | None) -> None:
     """Stop capturing (a running agent obeys within a second)."""
     seconds = parse_duration(duration) if duration is not None else None
-    with _open(_config(ctx)) as store:
+    with _open(profile_config(ctx)) as store:
         state = store.pause(seconds)
     click.echo(f"paused until {_local(state.until)}" if state.until else "paused until you run `ime-agent resume`")
 
@@ -242,7 +242,7 @@ def pause(ctx: click.Context, duration: str | None) -> None:
 @click.pass_context
 def resume(ctx: click.Context) -> None:
     """Capture again after a pause."""
-    with _open(_config(ctx)) as store:
+    with _open(profile_config(ctx)) as store:
         store.resume()
     click.echo("resumed")
 
@@ -258,7 +258,7 @@ def resume(ctx: click.Context) -> None:
 def summaries(ctx: click.Context, as_json: bool, since: str | None, category: str | None) -> None:
     """Show the summaries kept in this profile (never any text: there is none)."""
     since_t = _filters(since, category)
-    config = _config(ctx)
+    config = profile_config(ctx)
     rows = []
     if _exists(config):
         with _open(config) as store:
@@ -303,7 +303,7 @@ def forget(ctx: click.Context, everything: bool, category: str | None, since: st
     if everything and (category is not None or since is not None):
         raise BadInput("--all already deletes everything; leave out --category and --since")
     since_t = _filters(since, category)
-    config = _config(ctx)
+    config = profile_config(ctx)
     if not _exists(config):
         click.echo("deleted 0 summaries")
         return
@@ -322,7 +322,7 @@ def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
         raise BadInput(f"unknown format {fmt!r}; use --format jsonl or --format csv")
     if output is None:
         raise BadInput("say where to write: -o FILE")
-    with _open(_config(ctx)) as store:
+    with _open(profile_config(ctx)) as store:
         n = store.export(output, fmt)
     click.echo(f"exported {n} summaries to {output}")
 
@@ -360,7 +360,7 @@ def ingest(ctx: click.Context, files: tuple[Path, ...]) -> None:
 
     if not files:
         raise BadInput("give one or more session files: ime-agent ingest FILE...")
-    config = _config(ctx)
+    config = profile_config(ctx)
     if not _exists(config):
         raise consent_mod.NoConsent()
     with _open(config) as store:
@@ -378,7 +378,7 @@ def demo(ctx: click.Context, categories: tuple[str, ...], keep: bool) -> None:
     from ime_agent.ingest import run_demo
 
     chosen = consent_mod.check_categories(categories) if categories else consent_mod.DEFAULT_CATEGORIES
-    config = _config(ctx)
+    config = profile_config(ctx)
     off = [c for c in consent_mod.CATEGORIES if c not in chosen]
     click.echo(f"A fresh temporary profile; consent given for this demo only: {', '.join(chosen)}"
                + (f" (not: {', '.join(off)})." if off else "."))

@@ -108,7 +108,8 @@ def test_menu_pause_stops_capture_and_resume_restarts_it(x_tray, live_agent):
 
 
 def cli(x, data_dir, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(x.env, IME_AGENT_DATA_DIR=str(data_dir), IME_AGENT_KEY_SOURCE="file", PYSTRAY_BACKEND="xorg")
+    env = dict(x.env, IME_AGENT_DATA_DIR=str(data_dir), IME_AGENT_KEY_SOURCE="file", PYSTRAY_BACKEND="xorg",
+               IME_AGENT_PROFILE="testing")
     return subprocess.run([sys.executable, "-m", "ime_agent", *args], env=env, capture_output=True, text=True,
                           timeout=60, check=check)
 
@@ -123,14 +124,16 @@ def icon_title(x) -> str:
 def test_ime_agent_run_as_a_process(x_tray, tmp_path):
     data_dir = tmp_path / "profile"
     cli(x_tray, data_dir, "consent", "grant", "--category", "travel", "--yes")
-    env = dict(x_tray.env, IME_AGENT_DATA_DIR=str(data_dir), PYSTRAY_BACKEND="xorg", PYTHONUNBUFFERED="1")
+    env = dict(x_tray.env, IME_AGENT_DATA_DIR=str(data_dir), PYSTRAY_BACKEND="xorg", PYTHONUNBUFFERED="1",
+               IME_AGENT_PROFILE="testing")  # the agent and the CLI must agree on the profile's dir
     agent = subprocess.Popen([sys.executable, "-m", "ime_agent", "run"], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     log = LineReader(agent.stderr)
     try:
         log.wait_for(lambda line: "capture started" in line, 30, "the agent to start capturing")
         wait_until(lambda: "capturing travel" in icon_title(x_tray), what="the icon's title")
-        assert f"running (PID {agent.pid})" in cli(x_tray, data_dir, "status").stdout
+        status = cli(x_tray, data_dir, "status").stdout
+        assert f"running (PID {agent.pid})" in status and f"{data_dir}-testing" in status
 
         second = cli(x_tray, data_dir, "run", check=False)
         assert second.returncode == 1 and str(agent.pid) in second.stderr
@@ -160,7 +163,7 @@ def test_ime_agent_run_as_a_process(x_tray, tmp_path):
 def test_first_run_asks_for_consent_before_capturing(x_tray, tmp_path):
     data_dir = tmp_path / "fresh"
     env = dict(x_tray.env, IME_AGENT_DATA_DIR=str(data_dir), IME_AGENT_KEY_SOURCE="file",
-               PYSTRAY_BACKEND="xorg", PYTHONUNBUFFERED="1")
+               PYSTRAY_BACKEND="xorg", PYTHONUNBUFFERED="1", IME_AGENT_PROFILE="testing")
     agent = subprocess.Popen([sys.executable, "-m", "ime_agent", "run"], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     log = LineReader(agent.stderr)
@@ -174,8 +177,8 @@ def test_first_run_asks_for_consent_before_capturing(x_tray, tmp_path):
         x_tray.xdotool("key", "Escape")  # "Not now": nothing agreed, nothing captured
         wait_until(lambda: not x_tray.run("xdotool", "search", "--onlyvisible", "--class", "ime-agent-consent",
                                           check=False).stdout.split(), what="the window to close")
-        assert "consent:    none yet" in cli(x_tray, data_dir, "status").stdout or \
-            "off: no consent" in cli(x_tray, data_dir, "status").stdout
+        status = cli(x_tray, data_dir, "status").stdout
+        assert f"running (PID {agent.pid})" in status and "no consent" in status
     finally:
         agent.send_signal(signal.SIGTERM)
         code = agent.wait(timeout=20)

@@ -37,6 +37,7 @@ from classifiers.evaluate_core import (
     dev_parts,
     eval_sets,
     fmt,
+    max_none_fpr,
     pick_threshold,
     pipeline_predictor,
     score_sets,
@@ -174,7 +175,7 @@ def _systems(lang: str, minilm: bool, log) -> tuple[data.Dataset, list[tuple[Sys
         t0 = time.perf_counter()
         model = kind(lang).fit(train_texts, train_labels)
         threshold, _ = pick_threshold([model.predict_proba([e.text for e in rows]) for rows in parts],
-                                      [[e.label for e in rows] for rows in parts])
+                                      [[e.label for e in rows] for rows in parts], max_none_fpr(lang))
         predict = lambda texts, m=model, t=threshold: apply_threshold(m.predict_proba(texts), t)  # noqa: E731
         system = System(kind.name, threshold, score_sets(predict, groups), throughput(predict, timing),
                         _evalset_ci(predict, ds.evalset))
@@ -269,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {_cpu()}, {platform.machine()}, Python {platform.python_version()}.",
         "",
         "Macro-F1 is over the labels present in each set; *none FPR* is the share of true-none",
-        f"rows given a non-none label (target ≤ {MAX_NONE_FPR:.0%}). Every system is trained on the same",
+        f"rows given a non-none label (target ≤ {MAX_NONE_FPR:.0%}; threshold dev ceiling {max_none_fpr('en'):.0%} en,",
+        f"{max_none_fpr('zh'):.0%} zh). Every system is trained on the same",
         "rows and abstains to none below its own threshold, chosen on the same dev rows by the same",
         "rule. Throughput is batched prediction on one thread over up to",
         f"{THROUGHPUT_TEXTS} distinct held-out texts (spaCy: `nlp.pipe` only; the full `classify_many`",
@@ -296,6 +298,13 @@ def main(argv: list[str] | None = None) -> int:
         "were compared on dev macro-F1 and on the development probe `classifiers/probes/en_typos.jsonl`;",
         "the evalset totals of all five were also looked at, as an acceptance gate (no drop allowed).",
         "The variant kept has the best dev macro-F1. Individual evalset rows were not read.",
+        "Lowering the zh none FPR (112 hand-written hard negatives in `none-hard-negatives-6.jsonl`",
+        "plus a stricter zh dev ceiling of 4 % for the threshold) looked at zh evalset totals three",
+        "times: the new lines with the old 5 % ceiling (threshold 0.54), the same model at the",
+        "threshold a 4 % ceiling would pick (0.58), and the retrained shipped model (0.57), against a",
+        "gate set beforehand (none FPR ≤ 0.035, macro-F1 ≥ 0.90). Variants were judged on dev rows and",
+        "the development probe `classifiers/probes/zh_hard.jsonl` (one probe line that turned out to",
+        "be an exact evalset line was replaced). Individual evalset rows were not read.",
         "",
         "MiniLM + LR uses all-MiniLM-L6-v2, an English sentence encoder: its tokenizer maps most",
         "Chinese characters to unknown tokens, so its zh rows show what an English-only",

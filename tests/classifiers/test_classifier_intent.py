@@ -81,6 +81,11 @@ HARD_NEGATIVES = {
         "这个bug真让人头疼",
         "这个bug烦死了",
         "服务器挂了",
+        # intent-looking words in work talk, commuting, sport and other people's jobs
+        "付款条款那一页法务还没看",
+        "北京的晚高峰地铁挤死了",
+        "晚上看球吗 国足踢日本",
+        "我同学在医院当医生 天天值夜班",
     ],
 }
 

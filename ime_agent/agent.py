@@ -24,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from ime_agent import consent, icons
 from ime_agent.capture._base import Segment
@@ -75,28 +75,43 @@ def default_source():
     return backend().source()
 
 
+class _Captured(NamedTuple):
+    """A segment, with the wall-clock time its capture's monotonic clock counts from."""
+
+    segment: Segment
+    wall_offset: float
+
+
 class Agent:
     """The tray's :class:`~ime_agent.tray.AgentControl`, and the owner of capture."""
 
     def __init__(self, config: Config, store: Store, *, classifier=None,
                  source_factory: Callable[[], object] = default_source,
-                 windows: Windows | None = None):
+                 windows: Windows | None = None,
+                 icon_shown: Callable[[], bool] = lambda: True):
         self.config = config
         self.store = store
         self.pipeline = Pipeline(store, classifier, on_commit=self._committed)
         self._source_factory = source_factory
         self._windows = windows
+        self._icon_shown = icon_shown
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._worker = threading.Thread(target=self._work, name="ime-agent-worker", daemon=True)
+        self._notifier = threading.Thread(target=self._notify_loop, name="ime-agent-notify", daemon=True)
+        self._changed = threading.Event()
         self._live: LiveCapture | None = None
         self._capture_lock = threading.Lock()  # the worker starts capture; stop() may race it
+        self._pause_lock = threading.Lock()  # a tray pause and the worker's re-read of the store
+        self._stop_lock = threading.Lock()
         self._window_lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
         self._stopped = threading.Event()
         # What the tray shows; written by the worker only.
         self._state = icons.CONSENT
         self._status = "starting"
-        self._error: str | None = None
+        self._capture_error: str | None = None  # capture could not start: it is off
+        self._segment_error: str | None = None  # the last segment could not be summarised
+        self._store_error: str | None = None  # the last re-read of the store failed
         self._granted: tuple[str, ...] = ()
         self._paused_until: datetime | None = None
         self._today = 0
@@ -107,23 +122,31 @@ class Agent:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
+        self._notifier.start()
         self._sync()
         self._worker.start()
         self._queue.put(_LOAD_CLASSIFIER)  # now, not on the first segment: the first Enter stays quick
 
     def on_change(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` (from the worker thread) whenever state or status changes."""
+        """Call ``listener`` whenever state or status changes, from one notifier thread: the
+        tray marshals updates to its loop and waits, so the worker never calls it directly."""
         self._listeners.append(listener)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop capture, store what it still had buffered, and end the worker."""
-        if self._stopped.is_set():
-            return
-        self._stopped.set()
-        self._stop_capture()  # its last segment is queued before the worker's stop
-        self._queue.put(_STOP)
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop capture, store what it still had buffered, and wait for the worker to finish."""
+        with self._stop_lock:
+            first = not self._stopped.is_set()
+            self._stopped.set()
+        if first:
+            try:
+                self._stop_capture()  # its last segment is queued before the worker's stop
+            finally:
+                self._queue.put(_STOP)
+                self._changed.set()
         if self._worker.is_alive() and self._worker is not threading.current_thread():
             self._worker.join(timeout)
+            if self._worker.is_alive():
+                log.error("the worker did not finish within %.0fs", timeout)
 
     def wait_synced(self, timeout: float = 5.0) -> bool:
         """Block until the worker has handled everything queued so far and re-read the store."""
@@ -152,13 +175,21 @@ class Agent:
     # -- AgentControl: actions from the tray -----------------------------------------------
 
     def pause(self, seconds: float | None) -> None:
-        if self._live is not None:
-            self._live.pause()  # at once; the store makes it last and tells the CLI
-        self.store.pause(seconds)
+        with self._pause_lock:
+            try:
+                self.store.pause(seconds)  # first: a pause that is not recorded would undo itself
+            except ImeAgentError as exc:
+                self._store_error = str(exc)
+            live = self._live
+            if live is not None:
+                live.pause()  # at once, even if the store could not record it
         self._settle()
 
     def resume(self) -> None:
-        self.store.resume()
+        try:
+            self.store.resume()
+        except ImeAgentError as exc:
+            self._store_error = str(exc)
         self._settle()
 
     def review(self) -> None:
@@ -206,9 +237,6 @@ class Agent:
     def _wake(self) -> None:
         self._queue.put(_WAKE)
 
-    def _on_segment(self, segment: Segment) -> None:
-        self._queue.put(segment)  # on the reconstruction thread: hand over, nothing more
-
     def _focused(self, app: str | None, blocked: bool) -> None:
         if (app, blocked) != self.focus:
             self.focus = (app, blocked)
@@ -218,20 +246,18 @@ class Agent:
         self.committed += 1
 
     def _work(self) -> None:
-        next_sync = time.monotonic() + POLL_SECONDS
         while True:
             try:
-                item = self._queue.get(timeout=max(0.0, next_sync - time.monotonic()))
+                item = self._queue.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 item = None
             if item is _STOP:
                 self._drain()
                 return
-            self._handle(item)
-            self._sync()  # after every item too: a commit or a tray action shows at once
+            self._guarded(self._handle, item)
+            self._guarded(self._sync)  # after every item too: a commit or a tray action shows at once
             if isinstance(item, _Barrier):
                 item.set()
-            next_sync = time.monotonic() + POLL_SECONDS
 
     def _drain(self) -> None:
         while True:
@@ -242,7 +268,22 @@ class Agent:
             if isinstance(item, _Barrier):
                 item.set()
             elif item is not _STOP:
-                self._handle(item)
+                self._guarded(self._handle, item)
+
+    def _guarded(self, step: Callable, *args) -> None:
+        """Run a worker step; whatever fails, the worker lives on and the tray says so."""
+        try:
+            step(*args)
+        except Exception as exc:  # only the type: a message could quote typed text
+            log.error("worker: %s in %s", type(exc).__name__, step.__name__)
+            self._segment_error = f"internal error ({type(exc).__name__})"
+            self._guarded_publish()
+
+    def _guarded_publish(self) -> None:
+        try:
+            self._publish()
+        except Exception as exc:
+            log.error("worker: %s in _publish", type(exc).__name__)
 
     def _handle(self, item) -> None:
         if item is _LOAD_CLASSIFIER:
@@ -250,38 +291,42 @@ class Agent:
                 self.pipeline.classifier
                 log.info("classifier loaded")
             except ImeAgentError as exc:
-                self._error = str(exc)
-        elif isinstance(item, Segment):
-            live = self._live
-            start = datetime.fromtimestamp(live.wall_offset if live else time.time(), UTC)
+                self._segment_error = str(exc)
+        elif isinstance(item, _Captured):
+            start = datetime.fromtimestamp(item.wall_offset, UTC)
             try:
-                self.pipeline.process_segment(item, start)
+                self.pipeline.process_segment(item.segment, start)
             except ImeAgentError as exc:
-                self._error = str(exc)
+                self._segment_error = str(exc)
                 log.error("%s", exc)
+            else:
+                self._segment_error = None
 
     def _sync(self) -> None:
         """Make capture and the tray match the store: consent, pause, retention, counts."""
-        try:
-            self._granted = consent.consented(self.store)
-            paused = self.store.paused_state()
-            self._paused_until = paused.until
-            if time.monotonic() - self._last_retention > RETENTION_EVERY_SECONDS:
-                self.store.apply_retention()
-                self._last_retention = time.monotonic()
-            self._today = self.store.counts()["today"]
-        except ImeAgentError as exc:
-            self._error = str(exc)
-        else:
-            if not self._granted or self._stopped.is_set():
-                self._stop_capture()
-            elif self._error is None:
-                self._start_capture()
-            if self._live is not None:
-                if paused.paused and not self._live.paused:
-                    self._live.pause()
-                elif not paused.paused and self._live.paused:
-                    self._live.resume()
+        with self._pause_lock:
+            try:
+                self._granted = consent.consented(self.store)
+                paused = self.store.paused_state()
+                if time.monotonic() - self._last_retention > RETENTION_EVERY_SECONDS:
+                    self.store.apply_retention()
+                    self._last_retention = time.monotonic()
+                self._today = self.store.counts()["today"]
+            except ImeAgentError as exc:
+                self._store_error = str(exc)
+            else:
+                self._store_error = None
+                self._paused_until = paused.until
+                if not self._granted or self._stopped.is_set() or not self._icon_shown():
+                    self._stop_capture()
+                elif self._capture_error is None:
+                    self._start_capture()
+                live = self._live
+                if live is not None:
+                    if paused.paused and not live.paused:
+                        live.pause()
+                    elif not paused.paused and live.paused:
+                        live.resume()
         self._publish()
 
     def _start_capture(self) -> None:
@@ -290,32 +335,44 @@ class Agent:
                 self._live = self._new_capture()
 
     def _new_capture(self) -> LiveCapture | None:
+        live: LiveCapture | None = None
         try:
-            live = LiveCapture(self._source_factory(), self._on_segment,
+            live = LiveCapture(self._source_factory(),
+                               lambda segment: self._queue.put(_Captured(segment, live.wall_offset)),
                                guards=Guards.from_config(self.config), idle_commit=self.config.idle_commit,
                                on_focus=self._focused)
             live.pause_state.paused = True  # _sync resumes it unless the profile is paused
             live.start()
         except ImeAgentError as exc:
-            self._error = str(exc)
-            log.error("capture unavailable: %s", exc)
-            return None
-        log.info("capture started")
-        return live
+            self._capture_error = str(exc)
+        except Exception as exc:  # a backend failing in its own way: name it, keep the tray up
+            self._capture_error = f"capture unavailable ({type(exc).__name__})"
+        else:
+            log.info("capture started")
+            return live
+        log.error("capture unavailable: %s", self._capture_error)
+        return None
 
     def _stop_capture(self) -> None:
         with self._capture_lock:
             live, self._live = self._live, None
         if live is not None:
-            live.stop()
+            try:
+                live.stop()
+            except Exception as exc:  # e.g. the X server went away first (logout)
+                log.error("stopping capture: %s", type(exc).__name__)
             log.info("capture stopped")
 
     def _publish(self) -> None:
-        if self._error is not None:
-            state, status = icons.ERROR, f"capture is off: {self._error}"
+        live = self._live
+        problem = self._store_error or self._segment_error
+        if self._capture_error is not None:
+            state, status = icons.ERROR, f"capture is off: {self._capture_error}"
+        elif live is None and self._granted and not self._icon_shown():
+            state, status = icons.ERROR, "capture is off: no system tray to show the icon in"
         elif not self._granted:
             state, status = icons.CONSENT, "nothing is captured until you consent (Consent…)"
-        elif self._live is not None and self._live.paused:
+        elif live is not None and live.paused:
             until = self._paused_until
             state = icons.PAUSED
             status = f"paused until {until.astimezone():%H:%M}" if until else "paused until you resume"
@@ -323,15 +380,31 @@ class Agent:
             state, status = icons.CAPTURING, f"capturing {', '.join(self._granted)}"
             if self.focus[1]:
                 status += " (not in this window: password prompt or excluded app)"
+        if problem is not None and state != icons.ERROR:
+            state, status = icons.ERROR, f"{status}; problem: {problem}"
         status += f"; {self._today} {'summary' if self._today == 1 else 'summaries'} today"
         if (state, status) != (self._state, self._status):
             self._state, self._status = state, status
+            self._changed.set()
+
+    def _notify_loop(self) -> None:
+        while True:
+            self._changed.wait()
+            self._changed.clear()
+            if self._stopped.is_set():
+                return
             for listener in self._listeners:
-                listener()
+                try:
+                    listener()
+                except Exception as exc:
+                    log.error("state listener: %s", type(exc).__name__)
 
 
-def run(config: Config) -> None:
-    """``ime-agent run``: one agent per profile, with its tray icon, until Quit or a signal."""
+def run(config: Config, prompt: Callable[[bool], str | None] | None = None) -> None:
+    """``ime-agent run``: one agent per profile, with its tray icon, until Quit or a signal.
+
+    ``prompt`` asks for the passphrase of a passphrase profile (from a terminal); started at
+    login there is none, and ``IME_AGENT_PASSPHRASE`` must be set instead."""
     import signal
 
     from ime_agent import instance
@@ -342,9 +415,9 @@ def run(config: Config) -> None:
     # uses it, and it would add ~300 MB to a process that runs all day.
     sys.modules.setdefault("torch", None)  # type: ignore[arg-type]
     with instance.acquire(config.data_dir):
-        store = Store.open(config.data_dir, retention_days=config.retention_days)
+        store = Store.open(config.data_dir, prompt=prompt, retention_days=config.retention_days)
         try:
-            agent = Agent(config, store)
+            agent = Agent(config, store, icon_shown=lambda: tray.shown)
             tray = Tray(agent)
             agent.on_change(tray.refresh)
 
@@ -353,7 +426,7 @@ def run(config: Config) -> None:
                 tray.stop()
 
             # The handler runs on the tray's loop thread; stopping the tray waits on that loop.
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
                 signal.signal(signum, lambda *_: threading.Thread(target=shutdown, daemon=True).start())
 
             def shown(_tray) -> None:
@@ -362,7 +435,9 @@ def run(config: Config) -> None:
                 if agent.state() == icons.CONSENT:
                     agent.open_consent()  # first run: ask before anything is captured
 
-            tray.run(setup=shown)
-            agent.stop()
+            try:
+                tray.run(setup=shown)
+            finally:
+                agent.stop()  # waits until everything captured is stored
         finally:
             store.close()

@@ -23,6 +23,7 @@ from ime_agent import icons
 from ime_agent.errors import BackendUnavailable
 
 APP_NAME = "ime-agent"
+DOCK_RETRY_SECONDS = 2.0  # while no system tray runs, ask to be docked this often
 PAUSE_CHOICES = (("Pause 15 minutes", 15 * 60), ("Pause 1 hour", 60 * 60), ("Pause until I resume", None))
 
 
@@ -71,7 +72,13 @@ def title_for(state: str, status: str) -> str:
 
 class Tray:
     def __init__(self, control: AgentControl):
-        import pystray  # needs a display on X11; see the module docstring
+        try:
+            import pystray  # needs a display on X11; see the module docstring
+        except Exception as exc:  # Xlib raises its own errors for a display it cannot reach
+            raise BackendUnavailable(
+                f"cannot show the tray icon on display {os.environ.get('DISPLAY')!r} ({type(exc).__name__}); "
+                "check DISPLAY and that the X server runs"
+            ) from None
 
         self._control = control
         self._lock = threading.Lock()
@@ -110,9 +117,15 @@ class Tray:
         if not shown.wait(timeout):
             raise RuntimeError(f"the tray icon did not appear within {timeout}s")
 
+    @property
+    def shown(self) -> bool:
+        """Whether the icon is up where the user can see it (on X11: docked in a system tray)."""
+        return self._running and getattr(self.icon, "docked", True)
+
     def stop(self, timeout: float = 10.0) -> None:
         """Hide the icon and end its loop (and the choices window); waits for their threads."""
-        self._running = False
+        with self._lock:  # a refresh in flight finishes first; later ones see the icon gone
+            self._running = False
         if self.choices is not None:
             self.choices.close()
         self.icon.stop()
@@ -358,6 +371,10 @@ def _clickable(icon_class):
             os.close(self._wake_read)
             os.close(self._wake_write)
 
+        @property
+        def docked(self) -> bool:
+            return self._systray_manager is not None
+
         def _assert_docked(self):
             # pystray asks to be docked again on every icon change; trayer then re-embeds
             # the icon each time (flicker, GTK warnings). Once docked is enough.
@@ -368,10 +385,17 @@ def _clickable(icon_class):
             def call():
                 if threading.current_thread() is getattr(self, "_thread", None):
                     return method()
+                if self._closed:
+                    return None  # the loop is gone: nothing left to update
                 done, failure = threading.Event(), []
                 self._calls.put((method, done, failure))
-                os.write(self._wake_write, b"x")
-                done.wait()
+                try:
+                    os.write(self._wake_write, b"x")
+                except OSError:
+                    return None  # closed meanwhile
+                while not done.wait(1.0):
+                    if self._closed:
+                        return None  # the loop ended before it got to this call
                 if failure:
                     raise failure[0]
             return call
@@ -387,9 +411,11 @@ def _clickable(icon_class):
                 if display.pending_events():
                     yield display.next_event()
                     continue
-                ready, _, _ = select.select([display.fileno(), self._wake_read], [], [])
+                ready, _, _ = select.select([display.fileno(), self._wake_read], [], [], DOCK_RETRY_SECONDS)
                 if self._wake_read in ready:
                     os.read(self._wake_read, 4096)
+                if not ready and self.visible and self._systray_manager is None:
+                    self._dock_window()  # no tray host yet (a panel still starting): try again
 
         def _run_calls(self):
             while True:

@@ -6,6 +6,7 @@ Backends supply only their OS code: a focus tracker (a thread that calls
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Callable
@@ -15,6 +16,8 @@ from ime_agent.errors import BackendUnavailable
 
 Clock = Callable[[], float]
 FocusProbe = Callable[[], "tuple[str | None, str, bool]"]
+
+log = logging.getLogger(__name__)
 
 
 class PynputSource:
@@ -46,7 +49,10 @@ class PynputSource:
     def stop(self) -> None:
         tracker, *listeners = self._parts or [None]
         for part in self._parts:
-            part.stop()
+            try:
+                part.stop()
+            except Exception as exc:  # e.g. the X connection is already gone (logout)
+                log.warning("stopping %s: %s", type(part).__name__, type(exc).__name__)
         # pynput's X RECORD listener thread ends only at the next input event
         # (pynput issue #75 / PR #583), so its daemon threads are not joined.
         if tracker is not None:

@@ -9,6 +9,7 @@ window titles and app ids (see :mod:`ime_agent.capture.guards`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import threading
@@ -97,7 +98,8 @@ class _WindowTracker(threading.Thread):
         except Exception:  # the X connection went away: stop tracking, never crash the agent
             self.ready.set()
         finally:
-            self._display.close()
+            with contextlib.suppress(Exception):  # closing a connection the server already dropped
+                self._display.close()
 
     def _focused_window(self):
         if self.ewmh:

@@ -60,9 +60,11 @@ class LiveCapture:
     def stop(self) -> None:
         """Stop the source, commit what is buffered, and wait for the last segment."""
         self.pause_state.paused = True  # anything a listener still reports is dropped
-        self._source.stop()
-        self._queue.put(_STOP)
-        self._thread.join()
+        try:
+            self._source.stop()
+        finally:  # even if the source fails to stop (its X server gone), keep what was typed
+            self._queue.put(_STOP)
+            self._thread.join()
 
     def pause(self) -> None:
         """Drop input from now on and forget the unfinished text."""

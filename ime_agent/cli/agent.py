@@ -7,7 +7,7 @@ import logging
 import click
 
 from ime_agent import autostart
-from ime_agent.cli.data import profile_config
+from ime_agent.cli.data import passphrase_prompt, profile_config
 from ime_agent.config import default_data_dir
 
 
@@ -50,7 +50,7 @@ def run(ctx: click.Context) -> None:
     from ime_agent.agent import run as run_agent
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_agent(profile_config(ctx))
+    run_agent(profile_config(ctx), prompt=passphrase_prompt)
 
 
 def register(group: click.Group) -> None:

@@ -80,7 +80,7 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def _prompt(new: bool) -> str | None:
+def passphrase_prompt(new: bool) -> str | None:
     if not _interactive():
         return None
     return click.prompt("New passphrase for this profile" if new else "Passphrase for this profile",
@@ -88,7 +88,7 @@ def _prompt(new: bool) -> str | None:
 
 
 def _open(config: Config) -> Store:
-    return Store.open(config.data_dir, prompt=_prompt, retention_days=config.retention_days)
+    return Store.open(config.data_dir, prompt=passphrase_prompt, retention_days=config.retention_days)
 
 
 def _exists(config: Config) -> bool:

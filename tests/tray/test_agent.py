@@ -68,7 +68,7 @@ def profile(tmp_path):
 
 
 @contextmanager
-def running(profile, categories=(), windows=None, source_factory=None):
+def running(profile, categories=(), windows=None, source_factory=None, **options):
     """The agent on ``profile`` with consent for ``categories``; yields it and its scripted sources."""
     config, store = profile
     if categories:
@@ -79,7 +79,7 @@ def running(profile, categories=(), windows=None, source_factory=None):
         sources.append(ScriptedSource())
         return sources[-1]
 
-    agent = Agent(config, store, source_factory=source_factory or scripted_source, windows=windows)
+    agent = Agent(config, store, source_factory=source_factory or scripted_source, windows=windows, **options)
     agent.start()
     try:
         yield agent, sources
@@ -183,3 +183,59 @@ def test_capture_unavailable_shows_the_error(profile):
     with running(profile, ["purchase"], source_factory=broken) as (agent, _sources):
         assert agent.state() == icons.ERROR
         assert "RECORD" in agent.status_line()
+
+
+def test_no_capture_while_the_icon_is_not_shown(profile):
+    shown = threading.Event()
+    with running(profile, ["travel"], icon_shown=shown.is_set) as (agent, sources):
+        assert agent.state() == icons.ERROR and "no system tray" in agent.status_line()
+        assert sources == []
+        shown.set()  # the tray host appeared
+        wait_until(lambda: agent.capturing, what="capture once the icon shows")
+        shown.clear()  # and went away again
+        wait_until(lambda: not agent.capturing and sources[0].stopped, what="capture to stop with the icon")
+
+
+class FailingOnce:
+    """The real classifier, except that the first batch yields a result nothing can store."""
+
+    def __init__(self):
+        import classifiers
+
+        self.real = classifiers.load()
+        self.calls = 0
+
+    def classify_many(self, texts):
+        self.calls += 1
+        results = self.real.classify_many(texts)
+        if self.calls == 1:
+            from dataclasses import replace
+
+            return [replace(r, confidence="not a number") for r in results]
+        return results
+
+
+def test_the_worker_survives_an_unexpected_error_and_says_so(profile):
+    with running(profile, ["purchase"], classifier=FailingOnce()) as (agent, sources):
+        sources[0].type_line("looking at a new dishwasher this weekend")
+        wait_until(lambda: "problem: internal error (ValueError)" in agent.status_line(), what="the problem shown")
+        assert agent.state() == icons.ERROR and agent.capturing
+        sources[0].type_line("which air fryer should i buy")
+        wait_until(lambda: agent.committed == 1, what="the next segment stored")
+        wait_until(lambda: agent.state() == icons.CAPTURING, what="the problem cleared")
+
+
+def test_a_segment_committed_at_stop_gets_the_time_it_was_typed(profile):
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    with running(profile, ["purchase"]) as (agent, sources):
+        source = sources[0]
+        now = time.monotonic()  # the clock live capture stamps events with
+        source.emit(KeyEvent(now, "focus", app="firefox", title="Shop"))
+        for i, char in enumerate("best noise cancelling headphones under 200"):
+            source.emit(KeyEvent(now + i / 100, "press", key=char))
+        agent.stop()
+    (summary,) = profile[1].summaries()
+    bucket = datetime.fromisoformat(summary.bucket.replace("Z", "+00:00"))
+    assert timedelta(0) <= datetime.now(UTC) - bucket < timedelta(minutes=16)

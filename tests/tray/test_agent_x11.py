@@ -47,7 +47,7 @@ def live_agent(x_tray, tmp_path, monkeypatch):
     config = load_config(data_dir=tmp_path / "profile")
     store = Store.open(config.data_dir, key_source="file")
     consent.grant(store, consent.CATEGORIES)
-    agent = Agent(config, store)
+    agent = Agent(config, store, icon_shown=lambda: tray.shown)
     tray = Tray(agent)
     agent.on_change(tray.refresh)
     tray.run_detached()
@@ -216,3 +216,29 @@ def test_autostart_entry_starts_the_agent(x_tray, tmp_path):
         assert agent.wait(timeout=20) == 0
     assert "disabled" in run("autostart", "disable").stdout
     assert not (xdg_home / "autostart" / "ime-agent.desktop").exists()
+
+
+def test_no_capture_until_a_system_tray_shows_the_icon(tmp_path):
+    """Started before any tray host (a panel still loading at login): capture waits for the icon."""
+    from xserver import xvfb
+
+    with xvfb() as x:
+        data_dir = tmp_path / "profile"
+        cli(x, data_dir, "consent", "grant", "--category", "travel", "--yes")
+        env = dict(x.env, IME_AGENT_DATA_DIR=str(data_dir), PYSTRAY_BACKEND="xorg", PYTHONUNBUFFERED="1",
+                   IME_AGENT_PROFILE="testing")
+        agent = subprocess.Popen([sys.executable, "-m", "ime_agent", "run"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        log = LineReader(agent.stderr)
+        try:
+            log.wait_for(lambda line: "tray icon shown" in line, 30, "the agent to start")
+            # The agent says this only while no capture runs (it has none to stop).
+            wait_until(lambda: "no system tray" in icon_title(x), what="the title to say why capture is off")
+            x.spawn("trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32",
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            log.wait_for(lambda line: "capture started" in line, 30, "capture once the icon is docked")
+            wait_until(lambda: "capturing travel" in icon_title(x), what="the capturing title")
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            code = agent.wait(timeout=20)
+        assert code == 0, log.rest()

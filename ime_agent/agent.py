@@ -37,7 +37,8 @@ from ime_agent.store import Store
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.5  # how often the store is checked for changes made by another process
+FULL_SYNC_SECONDS = 5.0  # and re-read even without one (a timed pause ending, a new day)
 RETENTION_EVERY_SECONDS = 3600.0
 _WAKE = object()
 _STOP = object()
@@ -246,16 +247,25 @@ class Agent:
         self.committed += 1
 
     def _work(self) -> None:
+        seen_version, next_full_sync = None, 0.0
         while True:
             try:
                 item = self._queue.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 item = None
+                try:
+                    version = self.store.data_version()
+                except ImeAgentError:
+                    version = None
+                if version == seen_version and time.monotonic() < next_full_sync:
+                    continue  # nobody else wrote to the store: nothing to re-read
+                seen_version = version
             if item is _STOP:
                 self._drain()
                 return
             self._guarded(self._handle, item)
             self._guarded(self._sync)  # after every item too: a commit or a tray action shows at once
+            next_full_sync = time.monotonic() + FULL_SYNC_SECONDS
             if isinstance(item, _Barrier):
                 item.set()
 

@@ -299,6 +299,12 @@ class Store:
             self._audit("resume")
 
     @_locked
+    def data_version(self) -> int:
+        """A number that changes whenever another connection (the CLI) commits; reads no table,
+        so a long-running agent can poll it cheaply and re-read the store only on change."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0]
+
+    @_locked
     def paused_state(self) -> PausedState:
         """Cheap enough to poll every second: one indexed read, no writes."""
         row = self.db.execute("SELECT value FROM settings WHERE key = 'paused_until'").fetchone()

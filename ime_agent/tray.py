@@ -411,7 +411,8 @@ def _clickable(icon_class):
                 if display.pending_events():
                     yield display.next_event()
                     continue
-                ready, _, _ = select.select([display.fileno(), self._wake_read], [], [], DOCK_RETRY_SECONDS)
+                retry = DOCK_RETRY_SECONDS if self._systray_manager is None else None
+                ready, _, _ = select.select([display.fileno(), self._wake_read], [], [], retry)
                 if self._wake_read in ready:
                     os.read(self._wake_read, 4096)
                 if not ready and self.visible and self._systray_manager is None:

@@ -23,6 +23,7 @@ NAME = "xorg"
 HAS_SECURE_INPUT_FLAG = False
 
 _FALLBACK_POLL = 0.1  # seconds between input-focus polls without EWMH
+_STOP_CHECK = 1.0  # with EWMH: seconds between checks for stop()
 
 
 def check() -> None:
@@ -85,7 +86,9 @@ class _WindowTracker(threading.Thread):
             self._refresh()
             self.ready.set()
             while not self._stopping.is_set():
-                readable, _, _ = select.select([self._display], [], [], _FALLBACK_POLL)
+                # With EWMH, X events wake us; the timeout only bounds how long stop() waits.
+                timeout = _STOP_CHECK if self.ewmh else _FALLBACK_POLL
+                readable, _, _ = select.select([self._display], [], [], timeout)
                 changed = not self.ewmh
                 while self._display.pending_events():
                     event = self._display.next_event()

@@ -250,10 +250,15 @@ def resume(ctx: click.Context) -> None:
 # --- summaries, forget, export ----------------------------------------------------------
 
 
+since_option = click.option(
+    "--since", metavar="T", help="From a time on: 2026-11-20, 2026-11-20T14:30, or a duration ago (2h, 7d).")
+category_option = click.option("--category", metavar="C", help="purchase, travel or health.")
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option("--since", metavar="T", help="From a time on: 2026-11-20, 2026-11-20T14:30, or a duration ago (2h, 7d).")
-@click.option("--category", metavar="C", help="purchase, travel or health.")
+@since_option
+@category_option
 @click.pass_context
 def summaries(ctx: click.Context, as_json: bool, since: str | None, category: str | None) -> None:
     """Show the summaries kept in this profile (never any text: there is none)."""
@@ -293,8 +298,8 @@ def format_table(rows) -> str:
 
 @click.command()
 @click.option("--all", "everything", is_flag=True, help="Every summary and daily count.")
-@click.option("--category", metavar="C", help="purchase, travel or health.")
-@click.option("--since", metavar="T", help="From a time on: 2026-11-20, 2026-11-20T14:30, or a duration ago (2h).")
+@category_option
+@since_option
 @click.pass_context
 def forget(ctx: click.Context, everything: bool, category: str | None, since: str | None) -> None:
     """Delete kept summaries: all, one category, or from a time on."""

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from xserver import wait_until, xvfb  # noqa: E402
+from xserver import xvfb  # noqa: E402
 
 SENTENCES = [
     "thinking of a new laptop for uni",

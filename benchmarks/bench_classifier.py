@@ -55,14 +55,6 @@ def spacy_version() -> str:
     return spacy.__version__
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=20000, help="segments for the batched run")
@@ -126,6 +118,8 @@ def main() -> int:
         ("single-segment latency p99", f"{p99:.2f} ms"),
         ("process RSS, both models loaded, after the runs", f"{rss:.0f} MB (interpreter alone {rss_start:.0f} MB)"),
     ]
+    from classifiers.evaluate_core import cpu_model  # after the timings: spaCy is loaded by now
+
     lines = [
         "# Intent classifier benchmark",
         "",

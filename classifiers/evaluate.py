@@ -34,6 +34,7 @@ from classifiers.evaluate_core import (
     CORPUS_GROUP,
     EVALSET_GROUP,
     MAX_NONE_FPR,
+    cpu_model,
     dev_parts,
     eval_sets,
     fmt,
@@ -44,7 +45,7 @@ from classifiers.evaluate_core import (
     summary_table,
 )
 from classifiers.metrics import apply_threshold, bootstrap_macro_f1, report
-from classifiers.train import MODELS_DIR
+from classifiers.intent import MODELS_DIR
 
 OUT = Path(__file__).resolve().parent / "EVALUATION.md"
 PROBES_DIR = Path(__file__).resolve().parent / "probes"
@@ -92,14 +93,6 @@ def throughput(predict, texts: list[str]) -> float:
             if elapsed >= 1.0:
                 break
     return best
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
 
 
 def _timing_texts(ds: data.Dataset) -> list[str]:
@@ -267,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: `{COMMAND}` (about 4 minutes on 2 CPU cores; `--no-minilm` skips the",
         "embedding baseline). Needs the eval extra: install a CPU `torch` first, then",
         "`pip install -e '.[eval]'`. Written by that command — do not edit by hand.",
-        f"Machine: {_cpu()}, {platform.machine()}, Python {platform.python_version()}.",
+        f"Machine: {cpu_model()}, {platform.machine()}, Python {platform.python_version()}.",
         "",
         "Macro-F1 is over the labels present in each set; *none FPR* is the share of true-none",
         f"rows given a non-none label (target ≤ {MAX_NONE_FPR:.0%}; threshold dev ceiling {max_none_fpr('en'):.0%} en,",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Sequence
 
 from spacy.language import Language
@@ -111,3 +112,12 @@ def pick_threshold(
         return 0.99, {}
     t, _, reps = best
     return t, {"dev_macro_f1": reps[0]["macro_f1"], "dev_none_fpr": [r["none_fpr"] for r in reps]}
+
+
+def cpu_model() -> str:
+    """The CPU's name, for the header of a results file."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"

@@ -18,6 +18,7 @@ from spacy.language import Language
 from classifiers import components  # noqa: F401  (registers ime_normalize, ime.NormBOW.v1, ime.NormCharBOW.v1)
 from classifiers.data import LABELS
 from classifiers.lang import LANGS, detect_lang
+from classifiers.metrics import decide
 from classifiers.slots import SlotExtractor
 from ime_agent.errors import ImeAgentError
 
@@ -73,6 +74,11 @@ def _load_model(path: Path) -> _Model:
         ) from None
 
 
+def _valid_unicode(text: str) -> str:
+    """Lone surrogates (undecodable input bytes) become U+FFFD: spaCy cannot encode them."""
+    return text if text.isascii() else text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 class IntentClassifier:
     """Language routing + per-language spaCy textcat + threshold + slots."""
 
@@ -96,7 +102,7 @@ class IntentClassifier:
 
     def classify_many(self, texts: Iterable[str], batch_size: int = BATCH_SIZE) -> list[IntentResult]:
         """Classify segments in input order; each language is one ``nlp.pipe`` pass."""
-        texts = list(texts)
+        texts = [_valid_unicode(t) for t in texts]
         results: list[IntentResult | None] = [None] * len(texts)
         by_lang: dict[str, list[int]] = {lang: [] for lang in self._models}
         for i, text in enumerate(texts):
@@ -123,10 +129,7 @@ class IntentClassifier:
     @staticmethod
     def _result(model: _Model, doc, lang: str) -> IntentResult:
         scores = {label: float(doc.cats[label]) for label in LABELS}
-        label = max(scores, key=scores.get)
-        abstained = label != "none" and scores[label] < model.threshold
-        if abstained:
-            label = "none"
+        label, abstained = decide(scores, model.threshold)
         return IntentResult(
             label=label,
             confidence=scores[label],

@@ -35,15 +35,16 @@ def report(gold: Sequence[str], pred: Sequence[str]) -> dict:
     }
 
 
+def decide(scores: dict[str, float], threshold: float) -> tuple[str, bool]:
+    """The argmax label, or none when a non-none winner is below the threshold; and
+    whether it abstained. The one rule both the shipped classifier and evaluation use."""
+    label = max(scores, key=scores.get)
+    abstained = label != "none" and scores[label] < threshold
+    return ("none" if abstained else label), abstained
+
+
 def apply_threshold(probs: Sequence[dict[str, float]], threshold: float) -> list[str]:
-    """Argmax label, or none when a non-none winner is below the threshold."""
-    out = []
-    for scores in probs:
-        label = max(scores, key=scores.get)
-        if label != "none" and scores[label] < threshold:
-            label = "none"
-        out.append(label)
-    return out
+    return [decide(scores, threshold)[0] for scores in probs]
 
 
 def bootstrap_macro_f1(gold: Sequence[str], pred: Sequence[str], n: int = 1000, seed: int = 0) -> tuple[float, float]:

@@ -26,7 +26,6 @@ from spacy.tokens import Doc
 
 GAZETTEER_DIR = Path(__file__).resolve().parent / "gazetteers"
 
-PRICE_BANDS = ("budget", "mid", "premium")
 TRIP_LENGTHS = ("day_trip", "short", "week", "long")
 
 # Which slots belong to which label; slots are filled only for the predicted label.

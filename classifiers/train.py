@@ -28,6 +28,7 @@ from spacy.util import compounding, fix_random_seed, minibatch
 from classifiers import components  # noqa: F401  (registers the custom pieces)
 from classifiers import data
 from classifiers.data import CORPUS, LABELS, SEED, Dataset
+from classifiers.intent import MODELS_DIR
 from classifiers.evaluate_core import (
     CORPUS_GROUP,
     EVALSET_GROUP,
@@ -44,7 +45,6 @@ from classifiers.evaluate_core import (
 from classifiers.metrics import apply_threshold, report
 
 VERSION = "2026.11.1"
-MODELS_DIR = Path(__file__).resolve().parent / "models"
 HPARAMS = {
     # en adds char 3–4-grams of each normalised token (ime.NormCharBOW.v1) so
     # typos ("hotle", "hedache") share features with the right word.
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         nlp.to_disk(out)
         results = score_sets(pipeline_predictor(nlp, info["threshold"]), eval_sets(ds))
         card += _card_section(lang, ds, info, results)
-        restricted = [s for s in info["train_counts"] if s != CORPUS and not next(x for x in data.SOURCES if x.name == s).open_license]
+        restricted = [s.name for s in ds.sources if not s.open_license]
         if restricted:
             card += [f"Licensing note: trained partly on {', '.join(restricted)} (license not open or not verified);",
                      "retrain with `--open-only` for a redistributable model.", ""]

@@ -10,9 +10,10 @@ Threads, and why:
   resume from a terminal (another process, same profile) take effect within a second;
 - windows (consent, review, delete) each run on a thread of their own.
 
-Capture runs only while some category is consented and the profile is not paused:
-before consent no backend is even started. The tray reads the agent's state from
-cached values, so drawing the menu never waits on the database.
+Capture runs only while the icon is shown and some category is consented (before
+consent no backend is even started), and drops every key while the profile is paused.
+The tray reads the agent's state from cached values, so drawing the menu never waits
+on the database.
 """
 
 from __future__ import annotations
@@ -117,8 +118,8 @@ class Agent:
         self._paused_until: datetime | None = None
         self._today = 0
         self.focus: tuple[str | None, bool] = (None, False)  # (app id, blocked by a guard)
-        self._last_retention = 0.0
-        self.committed = 0  # summaries stored since start (for tests and status)
+        self._last_retention = time.monotonic()  # Store.open has just applied it
+        self.committed = 0  # summaries stored since start
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -281,12 +282,17 @@ class Agent:
                 self._guarded(self._handle, item)
 
     def _guarded(self, step: Callable, *args) -> None:
-        """Run a worker step; whatever fails, the worker lives on and the tray says so."""
+        """Run a worker step; whatever fails, the worker lives on and the tray says so
+        (until the same step next succeeds)."""
         try:
             step(*args)
         except Exception as exc:  # only the type: a message could quote typed text
             log.error("worker: %s in %s", type(exc).__name__, step.__name__)
-            self._segment_error = f"internal error ({type(exc).__name__})"
+            problem = f"internal error ({type(exc).__name__})"
+            if step == self._sync:
+                self._store_error = problem
+            else:
+                self._segment_error = problem
             self._guarded_publish()
 
     def _guarded_publish(self) -> None:
@@ -321,7 +327,7 @@ class Agent:
                 if time.monotonic() - self._last_retention > RETENTION_EVERY_SECONDS:
                     self.store.apply_retention()
                     self._last_retention = time.monotonic()
-                self._today = self.store.counts()["today"]
+                self._today = self.store.today_count()
             except ImeAgentError as exc:
                 self._store_error = str(exc)
             else:

@@ -119,8 +119,11 @@ def _coerce(key: str, value):
         if number <= 0:
             raise ValueError
         return number
-    if key == "retention_days":
-        return int(value)
+    if key == "retention_days":  # the consent text promises deletion after 30 days
+        days = int(value)
+        if not 1 <= days <= 30:
+            raise ValueError
+        return days
     if key in ("denied_apps", "secure_title_patterns"):
         if not isinstance(value, list):
             raise TypeError

@@ -85,8 +85,8 @@ class Cipher:
 
     def verify(self, check: bytes, hint: str) -> None:
         try:
-            ok = self._aead.decrypt(check[:NONCE_BYTES], check[NONCE_BYTES:], b"key-check") == _CHECK
-        except (InvalidTag, ValueError):
+            ok = self.open(check, b"key-check") == _CHECK
+        except DecryptError:
             ok = False
         if not ok:
             raise WrongKey(hint)
@@ -205,13 +205,3 @@ def keyring_set(account: str, key: bytes) -> bool:
         return True
 
     return bool(_with_deadline(put))
-
-
-def keyring_delete(account: str) -> None:
-    def delete():
-        import keyring
-
-        keyring.delete_password(KEYRING_SERVICE, account)
-        return True
-
-    _with_deadline(delete)

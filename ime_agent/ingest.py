@@ -52,7 +52,6 @@ def ingest(
     paused = store.paused_state().paused
     guards = Guards.from_config(config)
     replays = [reconstruct(_events(p), idle_commit=config.idle_commit, guards=guards, paused=paused) for p in paths]
-    store.purge_expired(config.retention_days)
     report = IngestReport(files=len(replays))
     pipeline = Pipeline(store, classifier, on_commit)
     start = start or utcnow()

@@ -84,6 +84,16 @@ class ClassifierError(ImeAgentError):
     """The classifier failed on a batch (the message names only the error type)."""
 
 
+def closed_vocabulary(slots) -> dict[str, str]:
+    """Only slot values from the classifier's fixed lists: whatever a classifier returns,
+    nothing it copied from the text can reach the store."""
+    if not slots:
+        return {}
+    from classifiers import VOCABULARY  # loaded with the classifier that made these slots
+
+    return {str(k): str(v) for k, v in dict(slots).items() if str(v) in VOCABULARY.get(str(k), ())}
+
+
 def summarize(segment: Segment, result, start: datetime) -> Summary:
     """Pure: the summary of one classified segment."""
     return Summary(
@@ -93,7 +103,7 @@ def summarize(segment: Segment, result, start: datetime) -> Summary:
         lang=str(result.lang),
         intent=str(result.label),
         confidence=round(float(result.confidence), 4),
-        slots={str(k): str(v) for k, v in dict(result.slots).items()},
+        slots=closed_vocabulary(result.slots),
         model_id=str(result.model_id),
     )
 

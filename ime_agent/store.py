@@ -400,13 +400,20 @@ class Store:
     def has_summary(self, summary_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM summaries WHERE id = ?", [summary_id]).fetchone() is not None
 
+    def _today(self) -> str:
+        return iso(self._clock().replace(hour=0, minute=0, second=0, microsecond=0))
+
+    @_locked
+    def today_count(self) -> int:
+        """Summaries kept today (UTC): what the tray shows after every commit."""
+        return self.db.execute("SELECT count(*) FROM summaries WHERE bucket >= ?", [self._today()]).fetchone()[0]
+
     @_locked
     def counts(self) -> dict:
         """``{"by_category": {intent: n}, "today": n, "none_today": n, "total": n}`` (today in UTC)."""
-        now = self._clock()
-        today = iso(now.replace(hour=0, minute=0, second=0, microsecond=0))
+        today = self._today()
         by_category = dict(self.db.execute("SELECT intent, count(*) FROM summaries GROUP BY intent").fetchall())
-        in_today = self.db.execute("SELECT count(*) FROM summaries WHERE bucket >= ?", [today]).fetchone()[0]
+        in_today = self.today_count()
         none_today = self.db.execute(
             "SELECT coalesce(sum(count), 0) FROM daily_counts WHERE day = ? AND kind = 'none'", [today[:10]]
         ).fetchone()[0]
@@ -463,6 +470,8 @@ class Store:
         rows = [s.to_dict() for s in self.summaries()]
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            if sys.platform != "win32":
+                os.fchmod(fd, 0o600)  # the mode above applies only to a new file
             with open(fd, "w", encoding="utf-8", newline="") as out:
                 if fmt == "jsonl":
                     for row in rows:
@@ -544,11 +553,10 @@ class _Keys:
         return row[0] if row else None
 
     def cipher(self) -> crypto.Cipher:
-        if self._get("key_source") is None:
-            self._create()
+        # A new profile's key is used as made: asking for it again would re-prompt and re-derive.
+        key = self._create() if self._get("key_source") is None else None
         source = self._get("key_source")
-        key = self._load(source)
-        cipher = crypto.Cipher(key)
+        cipher = crypto.Cipher(key or self._load(source))
         hints = {
             "passphrase": "wrong passphrase for this profile; set IME_AGENT_PASSPHRASE (or type at the prompt) "
                           "the passphrase used when the profile was created",
@@ -568,7 +576,8 @@ class _Keys:
             return "passphrase"
         return "keyring" if crypto.keyring_usable() else "file"
 
-    def _create(self) -> None:
+    def _create(self) -> bytes | None:
+        """Make and record the key; ``None`` if another process created the profile meanwhile."""
         source = self._choose()
         passphrase = self._passphrase(new=True) if source == "passphrase" else None
         with _immediate(self.db):
@@ -585,6 +594,8 @@ class _Keys:
                         key = self._new_key_file(key)
                 self._put("key_source", source)
                 self._put("key_check", crypto.Cipher(key).check_value().hex())
+                return key
+        return None
 
     def _new_key_file(self, key: bytes) -> bytes:
         path = self.data_dir / crypto.KEY_FILE

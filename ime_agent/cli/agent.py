@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 
 import click
 
@@ -14,7 +15,8 @@ from ime_agent.config import default_data_dir
 def _describe(status: autostart.Status) -> str:
     if not status.enabled:
         return f"autostart: disabled ({status.location} absent)"
-    return f"autostart: enabled ({status.location})"
+    command = f": {shlex.join(status.command)}" if status.command else ""
+    return f"autostart: enabled ({status.location}){command}"
 
 
 @click.group(name="autostart")

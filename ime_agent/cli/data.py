@@ -2,7 +2,7 @@
 forget, export, ingest and demo. Thin commands over :mod:`ime_agent.store`,
 :mod:`ime_agent.consent` and :mod:`ime_agent.ingest`.
 
-Profiles: ``IME_AGENT_PROFILE=testing`` (or ``ctx.obj["profile"]``) uses the
+Profiles: ``IME_AGENT_PROFILE=testing`` uses the
 sibling directory ``<data dir>-testing`` (:func:`ime_agent.store.profile_dir`).
 """
 
@@ -73,7 +73,7 @@ def parse_since(text: str, now: datetime) -> datetime:
 def profile_config(ctx: click.Context) -> Config:
     obj = ctx.obj or {}
     config = load_config(data_dir=obj.get("data_dir"))
-    return replace(config, data_dir=profile_dir(config.data_dir, obj.get("profile")))
+    return replace(config, data_dir=profile_dir(config.data_dir))
 
 
 def _interactive() -> bool:

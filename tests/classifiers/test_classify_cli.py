@@ -6,10 +6,6 @@ import pytest
 from click.testing import CliRunner
 
 from ime_agent.cli import main
-from ime_agent.cli.classify import register
-
-if "classify" not in main.commands:
-    register(main)
 
 
 @pytest.fixture
@@ -76,3 +72,11 @@ def test_empty_stdin_prints_nothing(run, args, stdin):
     result = run(args, stdin)
     assert result.exit_code == 0
     assert result.output == ""
+
+
+def test_undecodable_input_is_classified_not_a_crash():
+    """A lone surrogate (an input byte that was not UTF-8) must not take a batch down."""
+    import classifiers
+
+    results = classifiers.load().classify_many(["cheap fli\ud800ghts to rome", "ok"])
+    assert [r.lang for r in results] == ["en", "en"] and len(results) == 2

@@ -63,7 +63,7 @@ class FakeClassifier:
     """Routes by keyword: buy → purchase, trip → travel, doctor → health, else none."""
 
     RULES = (("buy", "purchase", {"product": "laptop"}), ("trip", "travel", {"destination": "Vietnam"}),
-             ("doctor", "health", {"symptom": "sleep"}))
+             ("doctor", "health", {"concern": "sleep"}))
 
     def __init__(self):
         self.calls = 0

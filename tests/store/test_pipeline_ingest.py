@@ -146,3 +146,11 @@ def test_empty_session_file_is_an_error(store, fake_classifier, tmp_path):
     empty.write_text("\n\n")
     with pytest.raises(SessionFormatError, match="empty.jsonl: no events"):
         ingest(store, [empty], load_config(), classifier=fake_classifier)
+
+
+def test_only_slot_values_from_the_fixed_lists_are_kept():
+    from ime_agent.pipeline import closed_vocabulary
+
+    slots = {"product": "laptop", "destination": "my aunt's flat on 5th street", "note": "anything"}
+    assert closed_vocabulary(slots) == {"product": "laptop"}
+    assert closed_vocabulary({}) == {}

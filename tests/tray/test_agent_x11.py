@@ -4,7 +4,6 @@ stored, behind a tray icon docked in trayer — in-process (menu items) and as `
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -107,11 +106,27 @@ def test_menu_pause_stops_capture_and_resume_restarts_it(x_tray, live_agent):
 # --- `ime-agent run` as a real process ------------------------------------------------------
 
 
+def profile_env(x, data_dir) -> dict[str, str]:
+    """One testing profile for the agent process and the CLI (they must agree on its dir)."""
+    return dict(x.env, IME_AGENT_DATA_DIR=str(data_dir), IME_AGENT_KEY_SOURCE="file", PYSTRAY_BACKEND="xorg",
+                IME_AGENT_PROFILE="testing", PYTHONUNBUFFERED="1")
+
+
 def cli(x, data_dir, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(x.env, IME_AGENT_DATA_DIR=str(data_dir), IME_AGENT_KEY_SOURCE="file", PYSTRAY_BACKEND="xorg",
-               IME_AGENT_PROFILE="testing")
-    return subprocess.run([sys.executable, "-m", "ime_agent", *args], env=env, capture_output=True, text=True,
-                          timeout=60, check=check)
+    return subprocess.run([sys.executable, "-m", "ime_agent", *args], env=profile_env(x, data_dir),
+                          capture_output=True, text=True, timeout=60, check=check)
+
+
+def start_agent(env: dict[str, str], argv: list[str] | None = None) -> tuple[subprocess.Popen, LineReader]:
+    """`ime-agent run` (or ``argv``) as a real process; its log lines are read as they come."""
+    agent = subprocess.Popen(argv or [sys.executable, "-m", "ime_agent", "run"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return agent, LineReader(agent.stderr)
+
+
+def stop_agent(agent: subprocess.Popen) -> int:
+    agent.send_signal(signal.SIGTERM)
+    return agent.wait(timeout=20)
 
 
 def icon_title(x) -> str:
@@ -124,11 +139,7 @@ def icon_title(x) -> str:
 def test_ime_agent_run_as_a_process(x_tray, tmp_path):
     data_dir = tmp_path / "profile"
     cli(x_tray, data_dir, "consent", "grant", "--category", "travel", "--yes")
-    env = dict(x_tray.env, IME_AGENT_DATA_DIR=str(data_dir), PYSTRAY_BACKEND="xorg", PYTHONUNBUFFERED="1",
-               IME_AGENT_PROFILE="testing")  # the agent and the CLI must agree on the profile's dir
-    agent = subprocess.Popen([sys.executable, "-m", "ime_agent", "run"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    log = LineReader(agent.stderr)
+    agent, log = start_agent(profile_env(x_tray, data_dir))
     try:
         log.wait_for(lambda line: "capture started" in line, 30, "the agent to start capturing")
         wait_until(lambda: "capturing travel" in icon_title(x_tray), what="the icon's title")
@@ -153,8 +164,7 @@ def test_ime_agent_run_as_a_process(x_tray, tmp_path):
         cli(x_tray, data_dir, "resume")
         wait_until(lambda: "capturing travel" in icon_title(x_tray), what="the agent to obey `ime-agent resume`")
     finally:
-        agent.send_signal(signal.SIGTERM)
-        code = agent.wait(timeout=20)
+        code = stop_agent(agent)
     assert code == 0, log.rest()
     assert "not running" in cli(x_tray, data_dir, "status").stdout
     assert TRAVEL not in "\n".join(log.rest())
@@ -162,11 +172,7 @@ def test_ime_agent_run_as_a_process(x_tray, tmp_path):
 
 def test_first_run_asks_for_consent_before_capturing(x_tray, tmp_path):
     data_dir = tmp_path / "fresh"
-    env = dict(x_tray.env, IME_AGENT_DATA_DIR=str(data_dir), IME_AGENT_KEY_SOURCE="file",
-               PYSTRAY_BACKEND="xorg", PYTHONUNBUFFERED="1", IME_AGENT_PROFILE="testing")
-    agent = subprocess.Popen([sys.executable, "-m", "ime_agent", "run"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    log = LineReader(agent.stderr)
+    agent, log = start_agent(profile_env(x_tray, data_dir))
     try:
         windows = wait_until(lambda: x_tray.run("xdotool", "search", "--onlyvisible", "--class", "ime-agent-consent",
                                                 check=False).stdout.split(), 30, what="the consent window")
@@ -180,8 +186,7 @@ def test_first_run_asks_for_consent_before_capturing(x_tray, tmp_path):
         status = cli(x_tray, data_dir, "status").stdout
         assert f"running (PID {agent.pid})" in status and "no consent" in status
     finally:
-        agent.send_signal(signal.SIGTERM)
-        code = agent.wait(timeout=20)
+        code = stop_agent(agent)
     assert code == 0
     assert not any("capture started" in line for line in log.rest())
 
@@ -206,14 +211,12 @@ def test_autostart_entry_starts_the_agent(x_tray, tmp_path):
     argv = _xdg.parse_exec(entry["Desktop Entry"]["Exec"])
     assert argv[-1] == "run" and str(data_dir) in argv
 
-    agent = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    log = LineReader(agent.stderr)
+    agent, log = start_agent(env, argv)
     try:
         log.wait_for(lambda line: "capture started" in line, 30, "the autostarted agent to capture")
         wait_until(lambda: "capturing purchase" in icon_title(x_tray), what="its tray icon")
     finally:
-        agent.send_signal(signal.SIGTERM)
-        assert agent.wait(timeout=20) == 0
+        assert stop_agent(agent) == 0
     assert "disabled" in run("autostart", "disable").stdout
     assert not (xdg_home / "autostart" / "ime-agent.desktop").exists()
 
@@ -225,11 +228,7 @@ def test_no_capture_until_a_system_tray_shows_the_icon(tmp_path):
     with xvfb() as x:
         data_dir = tmp_path / "profile"
         cli(x, data_dir, "consent", "grant", "--category", "travel", "--yes")
-        env = dict(x.env, IME_AGENT_DATA_DIR=str(data_dir), PYSTRAY_BACKEND="xorg", PYTHONUNBUFFERED="1",
-                   IME_AGENT_PROFILE="testing")
-        agent = subprocess.Popen([sys.executable, "-m", "ime_agent", "run"], env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        log = LineReader(agent.stderr)
+        agent, log = start_agent(profile_env(x, data_dir))
         try:
             log.wait_for(lambda line: "tray icon shown" in line, 30, "the agent to start")
             # The agent says this only while no capture runs (it has none to stop).
@@ -239,6 +238,5 @@ def test_no_capture_until_a_system_tray_shows_the_icon(tmp_path):
             log.wait_for(lambda line: "capture started" in line, 30, "capture once the icon is docked")
             wait_until(lambda: "capturing travel" in icon_title(x), what="the capturing title")
         finally:
-            agent.send_signal(signal.SIGTERM)
-            code = agent.wait(timeout=20)
+            code = stop_agent(agent)
         assert code == 0, log.rest()

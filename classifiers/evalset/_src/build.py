@@ -1,4 +1,4 @@
-import json, collections, sys
+import json, collections
 G={"chat","search","email","note","code","social","doc"}
 def load(files, lang):
     rows=[]; lab=genre=None; seen=set()

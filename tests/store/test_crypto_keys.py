@@ -60,6 +60,29 @@ def test_other_profiles_key_file_is_wrong_key(tmp_path):
         Store.open(tmp_path / "a")
 
 
+def test_a_new_passphrase_profile_asks_once_and_opens_with_it(data_dir, monkeypatch):
+    monkeypatch.delenv("IME_AGENT_KEY_SOURCE")
+    asked = []
+
+    def prompt(new: bool) -> str:
+        asked.append(new)
+        return "a long enough passphrase"
+
+    Store.open(data_dir, key_source="passphrase", prompt=prompt).close()
+    assert asked == [True]  # created: asked (and confirmed) once, not asked again to open
+    Store.open(data_dir, prompt=prompt).close()
+    assert asked == [True, False]
+
+
+def test_export_over_an_existing_file_makes_it_private(data_dir, tmp_path):
+    out = tmp_path / "mine.jsonl"
+    out.write_text("old")
+    out.chmod(0o644)
+    with Store.open(data_dir) as s:
+        s.export(out, "jsonl")
+    assert out.stat().st_mode & 0o777 == 0o600
+
+
 def test_passphrase_from_env(data_dir, monkeypatch):
     monkeypatch.delenv("IME_AGENT_KEY_SOURCE")
     monkeypatch.setenv("IME_AGENT_PASSPHRASE", "correct horse battery staple")

@@ -118,7 +118,7 @@ def main() -> int:
         ("single-segment latency p99", f"{p99:.2f} ms"),
         ("process RSS, both models loaded, after the runs", f"{rss:.0f} MB (interpreter alone {rss_start:.0f} MB)"),
     ]
-    from classifiers.evaluate_core import cpu_model  # after the timings: spaCy is loaded by now
+    from classifier_training.evaluate_core import cpu_model  # after the timings: spaCy is loaded by now
 
     lines = [
         "# Intent classifier benchmark",

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from functools import cache
 
-from classifiers.data import LABELS
-from classifiers.intent import IntentClassifier, IntentResult, ModelNotFound
+from classifiers.errors import ModelNotFound
+from classifiers.intent import IntentClassifier, IntentResult
 from classifiers.lang import detect_lang
 from classifiers.slots import VOCABULARY
+from ime_wire.vocabulary import INTENTS as LABELS
 
 __all__ = ["LABELS", "VOCABULARY", "IntentClassifier", "IntentResult", "ModelNotFound", "detect_lang", "load"]
 

@@ -16,18 +16,14 @@ import spacy
 from spacy.language import Language
 
 from classifiers import components  # noqa: F401  (registers ime_normalize, ime.NormBOW.v1, ime.NormCharBOW.v1)
-from classifiers.data import LABELS
 from classifiers.lang import LANGS, detect_lang
-from classifiers.metrics import decide
+from classifiers.decision import decide
+from classifiers.errors import ModelNotFound
 from classifiers.slots import SlotExtractor
-from ime_agent.errors import ImeAgentError
+from ime_wire.vocabulary import INTENTS as LABELS
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 BATCH_SIZE = 512
-
-
-class ModelNotFound(ImeAgentError):
-    """A shipped intent model is missing or unreadable."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +66,7 @@ def _load_model(path: Path) -> _Model:
     except (OSError, KeyError, ValueError) as exc:
         raise ModelNotFound(
             f"cannot load the intent model in {path} ({type(exc).__name__}); "
-            "reinstall ime-agent or run `python -m classifiers.train`"
+            "reinstall ime-agent or run `python -m classifier_training.train`"
         ) from None
 
 

@@ -1,8 +1,10 @@
 """Closed-vocabulary slots for a classified segment.
 
-Every slot value is a key of a gazetteer in ``classifiers/gazetteers/`` or one
-of the fixed bands below — never a piece of the typed text — so a summary can
-only ever carry words from :data:`VOCABULARY`. Gazetteer phrases are matched
+Every slot value comes from the wire contract's closed vocabulary
+(:data:`ime_wire.vocabulary.SLOTS`, the one source of truth): the gazetteers in
+``classifiers/gazetteers/`` only map phrases to those values (a gazetteer key
+outside the vocabulary is ignored), and the bands below are vocabulary values
+too — never a piece of the typed text. Gazetteer phrases are matched
 with spaCy's PhraseMatcher on the pipeline's own tokens (characters for zh);
 numbers ("under $500", "预算3000", "5 days", "三天") are read with regexes and
 mapped to a band:
@@ -24,17 +26,12 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
+from ime_wire.vocabulary import SLOTS, SLOTS_FOR
+
 GAZETTEER_DIR = Path(__file__).resolve().parent / "gazetteers"
 
-TRIP_LENGTHS = ("day_trip", "short", "week", "long")
+TRIP_LENGTHS = SLOTS["trip_length"]
 
-# Which slots belong to which label; slots are filled only for the predicted label.
-SLOTS_FOR = {
-    "purchase": ("product", "price_band"),
-    "travel": ("destination", "trip_length", "party"),
-    "health": ("concern", "who"),
-    "none": (),
-}
 # When several values of these slots match, the earlier key in this order wins
 # ("一个人带孩子" is a family trip; "my son" beats the "my" that means self).
 _PRIORITY_SLOTS = ("who", "party")
@@ -48,7 +45,7 @@ def _gazetteers() -> dict[str, dict[str, dict[str, list[str]]]]:
         return json.loads((GAZETTEER_DIR / name).read_text(encoding="utf-8"))
 
     health, travel = load("health.json"), load("travel.json")
-    return {
+    raw = {
         "product": load("products.json"),
         "price_band": load("price.json"),
         "destination": load("places.json"),
@@ -56,6 +53,8 @@ def _gazetteers() -> dict[str, dict[str, dict[str, list[str]]]]:
         "concern": health["concern"],
         "who": health["who"],
     }
+    return {slot: {value: phrases for value, phrases in values.items() if value in SLOTS[slot]}
+            for slot, values in raw.items()}
 
 
 def gazetteer_phrases(slot: str, lang: str) -> list[str]:
@@ -72,14 +71,8 @@ def _slot_phrases(phrases: dict[str, list[str]], lang: str) -> list[str]:
     return phrases.get(lang, []) + phrases.get(f"{lang}_slot_only", [])
 
 
-def vocabulary() -> dict[str, frozenset[str]]:
-    """Every value each slot can take."""
-    vocab = {slot: frozenset(values) for slot, values in _gazetteers().items()}
-    vocab["trip_length"] = frozenset(TRIP_LENGTHS)
-    return vocab
-
-
-VOCABULARY = vocabulary()
+#: Every value each slot can take (the wire contract's, as sets).
+VOCABULARY = {slot: frozenset(values) for slot, values in SLOTS.items()}
 
 # --- numbers -----------------------------------------------------------------
 

@@ -24,56 +24,16 @@ from typing import Callable, Iterable, Protocol
 from ime_agent import consent
 from ime_agent.capture import Segment
 from ime_agent.errors import ImeAgentError
-from ime_agent.store import Store, Summary, bucket_of, utcnow
+from ime_agent.store import Store, utcnow
+from ime_wire import vocabulary
+from ime_wire.summary import Summary
+from ime_wire.timebucket import bucket_of
+from ime_wire.vocabulary import app_category
 
 log = logging.getLogger(__name__)
 
-APP_CATEGORIES = ("browser", "chat", "email", "office", "code", "other")
-
 #: What :meth:`Pipeline.process_segment` did with a segment (never any text).
 STORED, NONE, NO_CONSENT = "stored", "none", "no_consent"
-
-# App ids (WM_CLASS on X11, bundle ids on macOS, exe names on Windows), case-folded.
-_APPS = {
-    "browser": {
-        "firefox", "firefox-esr", "org.mozilla.firefox", "navigator", "chromium", "chromium-browser",
-        "google-chrome", "chrome", "brave-browser", "microsoft-edge", "msedge", "opera", "vivaldi",
-        "epiphany", "org.gnome.epiphany", "safari", "com.apple.safari", "librewolf", "falkon",
-    },
-    "chat": {
-        "org.telegram.desktop", "telegram-desktop", "telegram", "slack", "wechat", "weixin", "discord",
-        "signal", "signal-desktop", "element", "whatsapp", "teams", "microsoft teams", "skype", "zoom",
-        "qq", "dingtalk", "feishu", "lark", "com.tencent.xinwechat", "com.tinyspeck.slackmacgap",
-    },
-    "email": {
-        "thunderbird", "org.mozilla.thunderbird", "evolution", "geary", "org.gnome.geary", "kmail",
-        "mailspring", "outlook", "com.apple.mail", "mail",
-    },
-    "office": {
-        "libreoffice", "soffice", "winword", "excel", "powerpnt", "onenote", "com.apple.iwork.pages",
-        "pages", "numbers", "keynote", "abiword", "gnumeric", "notion", "obsidian", "gedit",
-        "org.gnome.texteditor", "mousepad", "kate", "kwrite", "textedit", "notepad",
-    },
-    "code": {
-        "code", "code-oss", "vscodium", "com.microsoft.vscode", "sublime_text", "emacs", "vim", "gvim",
-        "nvim", "neovim", "atom", "zed", "dev.zed.zed", "geany", "kdevelop", "xcode",
-    },
-}
-_PREFIXES = (("libreoffice", "office"), ("jetbrains-", "code"), ("org.kde.kmail", "email"))
-
-
-def app_category(app: str | None) -> str:
-    """A coarse app category; the app id itself is never kept."""
-    if not app:
-        return "other"
-    folded = app.casefold()
-    for category, apps in _APPS.items():
-        if folded in apps:
-            return category
-    for prefix, category in _PREFIXES:
-        if folded.startswith(prefix):
-            return category
-    return "other"
 
 
 class Classifier(Protocol):
@@ -82,16 +42,6 @@ class Classifier(Protocol):
 
 class ClassifierError(ImeAgentError):
     """The classifier failed on a batch (the message names only the error type)."""
-
-
-def closed_vocabulary(slots) -> dict[str, str]:
-    """Only slot values from the classifier's fixed lists: whatever a classifier returns,
-    nothing it copied from the text can reach the store."""
-    if not slots:
-        return {}
-    from classifiers import VOCABULARY  # loaded with the classifier that made these slots
-
-    return {str(k): str(v) for k, v in dict(slots).items() if str(v) in VOCABULARY.get(str(k), ())}
 
 
 def summarize(segment: Segment, result, start: datetime) -> Summary:
@@ -103,7 +53,7 @@ def summarize(segment: Segment, result, start: datetime) -> Summary:
         lang=str(result.lang),
         intent=str(result.label),
         confidence=round(float(result.confidence), 4),
-        slots=closed_vocabulary(result.slots),
+        slots=vocabulary.closed_slots(str(result.label), result.slots),
         model_id=str(result.model_id),
     )
 

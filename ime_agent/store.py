@@ -48,6 +48,8 @@ from typing import Callable, Iterator
 from sqlite_utils import Database, Migrations  # sqlite-utils >= 4.0
 
 from ime_agent import crypto
+from ime_wire.summary import Summary
+from ime_wire.timebucket import bucket_of, iso, parse_iso
 from ime_agent.errors import ImeAgentError
 
 DB_NAME = "ime-agent.db"
@@ -62,34 +64,9 @@ class StoreError(ImeAgentError):
 
 
 @dataclass(frozen=True)
-class Summary:
-    """What is kept of one segment: closed-vocabulary values only, never text."""
-
-    id: str
-    bucket: str  # start of the 15-minute window, UTC, "YYYY-MM-DDTHH:MM:SSZ"
-    app_category: str
-    lang: str
-    intent: str
-    confidence: float
-    slots: dict = field(default_factory=dict)
-    model_id: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
 class PausedState:
     paused: bool
     until: datetime | None = None  # None while paused means "until resume"
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def utcnow() -> datetime:
@@ -105,12 +82,6 @@ def profile_dir(base: Path, profile: str | None = None) -> Path:
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", profile):
         raise StoreError(f"bad profile name {profile!r}: use lower-case letters, digits, - and _ (e.g. testing)")
     return Path(base).with_name(f"{Path(base).name}-{profile}")
-
-
-def bucket_of(moment: datetime) -> str:
-    """The start of the 15-minute window (UTC) that ``moment`` falls in."""
-    moment = moment.astimezone(UTC)
-    return iso(moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0))
 
 
 # --- schema -----------------------------------------------------------------------------

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from classifiers import data
-from classifiers.metrics import bootstrap_macro_f1, report
+from classifier_training import data
+from classifier_training.metrics import bootstrap_macro_f1, report
 
 needs_public = pytest.mark.skipif(
     not (data.INTENTS_DIR / "clinc150" / "mapped.jsonl").exists(),

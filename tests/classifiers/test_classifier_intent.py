@@ -2,7 +2,7 @@
 
 Examples are written for these tests (no personal data). The must-pass lists
 are deliberately clear-cut: they guard against a broken or badly retrained
-model, not measure accuracy (``python -m classifiers.evaluate`` does that).
+model, not measure accuracy (``python -m classifier_training.evaluate`` does that).
 """
 
 import dataclasses

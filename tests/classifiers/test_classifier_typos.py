@@ -2,8 +2,8 @@
 share features with the right ones, and the shipped en model uses them.
 
 The typo cases are clear-cut on purpose (they guard against losing the
-feature); ``classifiers/probes/en_typos.jsonl`` and ``python -m
-classifiers.evaluate`` measure accuracy.
+feature); ``classifier_training/probes/en_typos.jsonl`` and ``python -m
+classifier_training.evaluate`` measure accuracy.
 """
 
 import numpy

@@ -149,8 +149,9 @@ def test_empty_session_file_is_an_error(store, fake_classifier, tmp_path):
 
 
 def test_only_slot_values_from_the_fixed_lists_are_kept():
-    from ime_agent.pipeline import closed_vocabulary
+    from ime_wire.vocabulary import closed_slots
 
     slots = {"product": "laptop", "destination": "my aunt's flat on 5th street", "note": "anything"}
-    assert closed_vocabulary(slots) == {"product": "laptop"}
-    assert closed_vocabulary({}) == {}
+    assert closed_slots("purchase", slots) == {"product": "laptop"}
+    assert closed_slots("travel", {"product": "laptop", "destination": "Japan"}) == {"destination": "Japan"}
+    assert closed_slots("purchase", {}) == {}

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from spacy.language import Language
 
-from classifiers.data import LABELS, Dataset, Example
-from classifiers.metrics import apply_threshold, report
+from classifier_training.data import LABELS, Dataset, Example
+from classifier_training.metrics import apply_threshold, report
 
 
 def predict_proba(nlp: Language, texts: Sequence[str]) -> list[dict[str, float]]:

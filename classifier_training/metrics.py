@@ -6,7 +6,8 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 
-from classifiers.data import LABELS
+from classifiers import LABELS
+from classifiers.decision import decide
 
 
 def report(gold: Sequence[str], pred: Sequence[str]) -> dict:
@@ -33,14 +34,6 @@ def report(gold: Sequence[str], pred: Sequence[str]) -> dict:
         "per_label": per_label,
         "confusion": {g: {p: confusion[(g, p)] for p in LABELS} for g in LABELS},
     }
-
-
-def decide(scores: dict[str, float], threshold: float) -> tuple[str, bool]:
-    """The argmax label, or none when a non-none winner is below the threshold; and
-    whether it abstained. The one rule both the shipped classifier and evaluation use."""
-    label = max(scores, key=scores.get)
-    abstained = label != "none" and scores[label] < threshold
-    return ("none" if abstained else label), abstained
 
 
 def apply_threshold(probs: Sequence[dict[str, float]], threshold: float) -> list[str]:

@@ -1,4 +1,4 @@
-"""Baselines for ``classifiers.evaluate`` (dev/eval extra: scikit-learn, MiniLM).
+"""Baselines for ``classifier_training.evaluate`` (dev/eval extra: scikit-learn, MiniLM).
 
 Both are trained on exactly the rows the shipped model was trained on and get
 their abstention threshold the same way, so the tables compare like with like.
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from classifiers.data import LABELS, SEED
+from classifier_training.data import LABELS, SEED
 
 
 class _LRBaseline:

@@ -1,13 +1,13 @@
-"""Evaluate the shipped models against baselines: ``python -m classifiers.evaluate``.
+"""Evaluate the shipped models against baselines: ``python -m classifier_training.evaluate``.
 
 For each language: per-source and overall precision / recall / F1 per label,
 macro-F1, none false-positive rate and confusion matrices on (1) the
-hand-written realistic evalset (``classifiers/evalset``, never trained or
+hand-written realistic evalset (``classifier_training/evalset``, never trained or
 tuned on: the headline), (2) the held-out slice of the project corpus, (3)
 whole public sources never trained on, (4) in-distribution public test splits
 — for the shipped spaCy pipeline and for TF-IDF + LR and MiniLM + LR baselines
 trained on the same rows with the same threshold rule. Writes
-``classifiers/EVALUATION.md``.
+``classifier_training/EVALUATION.md``.
 
 Options: ``--lang``, ``--no-minilm`` (skip the slow embedding baseline).
 Baselines need the eval extra (``pip install -e '.[eval]'``, with a CPU torch
@@ -28,9 +28,9 @@ from pathlib import Path
 import spacy
 
 from classifiers import components  # noqa: F401
-from classifiers import data
-from classifiers.data import LABELS, Example
-from classifiers.evaluate_core import (
+from classifier_training import data
+from classifier_training.data import LABELS, Example
+from classifier_training.evaluate_core import (
     CORPUS_GROUP,
     EVALSET_GROUP,
     MAX_NONE_FPR,
@@ -44,12 +44,12 @@ from classifiers.evaluate_core import (
     score_sets,
     summary_table,
 )
-from classifiers.metrics import apply_threshold, bootstrap_macro_f1, report
+from classifier_training.metrics import apply_threshold, bootstrap_macro_f1, report
 from classifiers.intent import MODELS_DIR
 
 OUT = Path(__file__).resolve().parent / "EVALUATION.md"
 PROBES_DIR = Path(__file__).resolve().parent / "probes"
-COMMAND = "python -m classifiers.evaluate"
+COMMAND = "python -m classifier_training.evaluate"
 THROUGHPUT_TEXTS = 2000
 
 
@@ -160,7 +160,7 @@ def _systems(lang: str, minilm: bool, log) -> tuple[data.Dataset, list[tuple[Sys
     out = [(System(f"shipped spaCy `{info['model_id']}`", info["threshold"], score_sets(predict, groups),
                    throughput(predict, timing), _evalset_ci(predict, ds.evalset)), predict)]
 
-    from classifiers.baselines import MiniLMLR, TfidfLR
+    from classifier_training.baselines import MiniLMLR, TfidfLR
 
     train_texts, train_labels = [e.text for e in ds.train], [e.label for e in ds.train]
     parts = dev_parts(ds)
@@ -191,7 +191,7 @@ def _probe_table(lang: str, systems: list[tuple[System, object]]) -> list[str]:
         return []
     gold = [e.label for e in rows]
     lines = [f"### {lang} — development probe: typos and abbreviations", "",
-             f"`classifiers/probes/{lang}_typos.jsonl` ({len(rows)} hand-written lines with misspellings and chat",
+             f"`classifier_training/probes/{lang}_typos.jsonl` ({len(rows)} hand-written lines with misspellings and chat",
              "abbreviations). Used to compare model variants while adding char n-gram features, so",
              "these scores are optimistic; not trained on. Before the char n-grams (and the 88 typo'd",
              "corpus lines), the shipped word-n-gram model `intent-en-2026.11.1-32147389` scored",
@@ -272,9 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Sets, headline first:",
         "",
-        "- **evalset** — `classifiers/evalset`: realistic typed text (chat, search, email, notes,",
+        "- **evalset** — `classifier_training/evalset`: realistic typed text (chat, search, email, notes,",
         "  code, social; typos, slang, mixed zh/en; hard negatives), written independently of the",
-        "  training corpus and never trained or tuned on (`classifiers.data` drops any training or",
+        "  training corpus and never trained or tuned on (`classifier_training.data` drops any training or",
         "  dev text that matches it after lowercasing and collapsing whitespace). 95 % intervals",
         "  are a 1,000-resample bootstrap.",
         "- **corpus slice** — the project corpus's test bucket (by a hash of the text). Same authors",
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         "individual evalset errors were not read. Treat the evalset scores as slightly optimistic.",
         "The same holds for the en char n-gram features (`ime.NormCharBOW.v1`): five en variants",
         "(char weight 1.0 or 0.5; char 3–4- or 3–5-grams; with or without 88 new typo'd corpus lines)",
-        "were compared on dev macro-F1 and on the development probe `classifiers/probes/en_typos.jsonl`;",
+        "were compared on dev macro-F1 and on the development probe `classifier_training/probes/en_typos.jsonl`;",
         "the evalset totals of all five were also looked at, as an acceptance gate (no drop allowed).",
         "The variant kept has the best dev macro-F1. Individual evalset rows were not read.",
         "Lowering the zh none FPR (112 hand-written hard negatives in `none-hard-negatives-6.jsonl`",
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         "times: the new lines with the old 5 % ceiling (threshold 0.54), the same model at the",
         "threshold a 4 % ceiling would pick (0.58), and the retrained shipped model (0.57), against a",
         "gate set beforehand (none FPR ≤ 0.035, macro-F1 ≥ 0.90). Variants were judged on dev rows and",
-        "the development probe `classifiers/probes/zh_hard.jsonl` (one probe line that turned out to",
+        "the development probe `classifier_training/probes/zh_hard.jsonl` (one probe line that turned out to",
         "be an exact evalset line was replaced). Individual evalset rows were not read.",
         "",
         "MiniLM + LR uses all-MiniLM-L6-v2, an English sentence encoder: its tokenizer maps most",

@@ -6,9 +6,9 @@ dev / test by a hash of their text, and downsampling uses a fixed seed.
 
 Sources are the public sets under ``shared/data/intents`` (their own train/test
 splits, whole sources held out to measure generalisation) and the project's
-typed-text corpus in ``classifiers/corpus/{en,zh}/*.jsonl``.
+typed-text corpus in ``classifier_training/corpus/{en,zh}/*.jsonl``.
 
-``classifiers/evalset/{en,zh}.jsonl`` is a hand-written realistic set kept
+``classifier_training/evalset/{en,zh}.jsonl`` is a hand-written realistic set kept
 apart for final scores only: any training or dev row whose normalised text
 (lowercase, whitespace collapsed) is also in the evalset is dropped here, so
 no command can train or tune on it.
@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LABELS = ("purchase", "travel", "health", "none")
+from classifiers import LABELS  # noqa: E402  (one source: ime_wire.vocabulary)
 CORPUS = "project_corpus"
 SEED = 20261122
 

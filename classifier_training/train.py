@@ -1,7 +1,7 @@
-"""Train the shipped en / zh intent pipelines: ``python -m classifiers.train``.
+"""Train the shipped en / zh intent pipelines: ``python -m classifier_training.train``.
 
 Deterministic (fixed seeds, hash-based splits). For each language: build the
-data (``classifiers.data``), train a bag-of-normalised-n-grams textcat, keep
+data (``classifier_training.data``), train a bag-of-normalised-n-grams textcat, keep
 the epoch with the best dev macro-F1, pick the abstention threshold on dev so
 the none false-positive rate stays ≤ 5 % (zh: ≤ 4 %), save to ``classifiers/models/<lang>``
 and write ``classifiers/models/MODEL_CARD.md``.
@@ -26,10 +26,10 @@ from spacy.training import Example as SpacyExample
 from spacy.util import compounding, fix_random_seed, minibatch
 
 from classifiers import components  # noqa: F401  (registers the custom pieces)
-from classifiers import data
-from classifiers.data import CORPUS, LABELS, SEED, Dataset
+from classifier_training import data
+from classifier_training.data import CORPUS, LABELS, SEED, Dataset
 from classifiers.intent import MODELS_DIR
-from classifiers.evaluate_core import (
+from classifier_training.evaluate_core import (
     CORPUS_GROUP,
     EVALSET_GROUP,
     dev_parts,
@@ -42,7 +42,7 @@ from classifiers.evaluate_core import (
     score_sets,
     summary_table,
 )
-from classifiers.metrics import apply_threshold, report
+from classifier_training.metrics import apply_threshold, report
 
 VERSION = "2026.11.1"
 HPARAMS = {
@@ -173,7 +173,7 @@ def _card_section(lang: str, ds: Dataset, info: dict, results: dict) -> list[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m classifiers.train", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m classifier_training.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--lang", choices=("en", "zh"), action="append")
     parser.add_argument("--open-only", action="store_true", help="train only on openly licensed public sources")
     parser.add_argument("--out", type=Path, default=MODELS_DIR)
@@ -182,18 +182,18 @@ def main(argv: list[str] | None = None) -> int:
     card = [
         "# ime-agent intent models",
         "",
-        "Written by `python -m classifiers.train` — do not edit by hand. Full evaluation with",
-        "baselines: `classifiers/EVALUATION.md` (`python -m classifiers.evaluate`).",
+        "Written by `python -m classifier_training.train` — do not edit by hand. Full evaluation with",
+        "baselines: `classifier_training/EVALUATION.md` (`python -m classifier_training.evaluate`).",
         "",
         "Labels: purchase / travel / health / none. Outputs below the threshold abstain to none.",
         "Project corpus split by a hash of the text: 75 % train, 10 % dev, 15 % test.",
         "Public sources: their own train split (5 % carved off by hash for dev) and test splits;",
-        "whole sources held out as listed. Texts of `classifiers/evalset` (the realistic",
+        "whole sources held out as listed. Texts of `classifier_training/evalset` (the realistic",
         "held-out set) are dropped from training and dev rows wherever they occur.",
         "Sources marked not stated / unverified / unclear are research-use: see the licensing",
         "note per model; each public source's origin is in `shared/data/intents/<name>/SOURCE.md`.",
         "",
-        "Retrain (deterministic; about 6 minutes on 2 CPU cores): `python -m classifiers.train`.",
+        "Retrain (deterministic; about 6 minutes on 2 CPU cores): `python -m classifier_training.train`.",
         "",
         "Slots come from closed vocabularies only (`classifiers.VOCABULARY`): gazetteers in",
         "`classifiers/gazetteers/` (cities map to their country or region: 大理 → China) and fixed",

@@ -9,10 +9,10 @@ The consent window of the tray shows :data:`CONSENT_TEXT` as ``consent show`` pr
 
 from __future__ import annotations
 
-from ime_agent.errors import ImeAgentError
+from ime_agent.errors import ConsentError, NoConsent
 from ime_agent.store import Store
+from ime_wire.vocabulary import CATEGORIES
 
-CATEGORIES = ("purchase", "travel", "health")
 DEFAULT_CATEGORIES = ("purchase", "travel")
 CONSENT_VERSION = "2026-11-1"
 
@@ -40,17 +40,6 @@ Your control: pause at any time; see, export or delete what is kept; withdraw
 consent for any kind at any time, which also deletes what was kept for it. Health is
 sensitive: it is off unless you choose it yourself.
 """
-
-
-class ConsentError(ImeAgentError):
-    """A consent choice is not valid, or an action needs consent that was not given."""
-
-
-class NoConsent(ConsentError):
-    """No category is consented: nothing may be captured or stored."""
-
-    def __init__(self):
-        super().__init__("no consent given, so nothing is captured or stored; run `ime-agent consent grant` first")
 
 
 def check_categories(categories) -> tuple[str, ...]:

@@ -1,11 +1,13 @@
 """Recorded sessions through the whole pipeline, the demo, and the no-text-on-disk check.
 
-``ingest`` treats each session as typed live from the moment of ingestion: its
-``t`` offsets are added to the ingestion's wall-clock start (see
-:mod:`ime_agent.pipeline`). It obeys consent (none at all: :class:`NoConsent`),
-pause (a paused profile drops every key, as live capture does) and the guards of
-the user's config (secure fields, denied apps). Every file is read and checked
-before anything is stored, so a malformed (or empty) file stores nothing.
+``ingest`` treats each session as typed live, finishing at the moment of ingestion:
+its ``t`` offsets count from ``now - (the session's length)`` (see
+:mod:`ime_agent.pipeline`), so no summary lands in a window that has not begun. It
+obeys consent (none at all: :class:`NoConsent`), pause (checked by the store for
+every summary, so a pause from another process stops an ingest already running)
+and the guards of the user's config (secure fields, denied apps). Every file is
+read and checked before anything is stored, so a malformed (or empty) file stores
+nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import tempfile
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterable
@@ -27,7 +29,8 @@ from ime_agent.capture.guards import Guards
 from ime_agent.config import Config
 from ime_agent.errors import SessionFormatError
 from ime_agent.pipeline import Pipeline, Report
-from ime_agent.store import Store, Summary, utcnow
+from ime_agent.store import Store
+from ime_wire.summary import Summary
 
 ENCODINGS = ("utf-8", "utf-16-le", "utf-16-be")
 
@@ -54,10 +57,11 @@ def ingest(
     replays = [reconstruct(_events(p), idle_commit=config.idle_commit, guards=guards, paused=paused) for p in paths]
     report = IngestReport(files=len(replays))
     pipeline = Pipeline(store, classifier, on_commit)
-    start = start or utcnow()
+    now = store.now()
     for replay in replays:
         report.dropped_events.update(replay.dropped)
-        report.add(pipeline.process(replay.segments, start))
+        begin = start or now - timedelta(seconds=replay.end)
+        report.add(pipeline.process(replay.segments, begin))
         replay.segments.clear()  # the text goes no further than the pipeline
     return report
 
@@ -70,7 +74,7 @@ def _events(path):
         yield event
     if not any_event:
         raise SessionFormatError(f"{path}: no events (empty file); pass a recorded session (format: "
-                                 "shared/docs/key-events.md)")
+                                 "docs/key-events.md)")
 
 
 def typed_texts(path: Path | str) -> list[str]:

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from ime_agent.errors import ImeAgentError
+from ime_agent.errors import AlreadyRunning
 
 LOCK_NAME = "agent.lock"
 _WIN_LOCK_OFFSET = 1 << 20
@@ -44,16 +44,6 @@ else:
 
     def _unlock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-class AlreadyRunning(ImeAgentError):
-    """Another agent holds this profile's lock."""
-
-    def __init__(self, pid: int | None, data_dir: Path):
-        self.pid = pid
-        who = f"PID {pid}" if pid else "PID unknown"
-        super().__init__(f"ime-agent is already running for this profile ({who}, data dir {data_dir}); "
-                         "use `ime-agent status`, or quit it from the tray")
 
 
 class InstanceLock:

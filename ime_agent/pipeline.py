@@ -1,14 +1,14 @@
 """Segment → classifier → Summary → store: the only place raw text and storage meet.
 
-The raw text ends here. A :class:`~ime_agent.store.Summary` has no text field;
+The raw text ends here. A :class:`~ime_wire.summary.Summary` has no text field;
 segment text is handed to the classifier and dropped; nothing here logs it or
 puts it in an exception message (a classifier failure is reported by its type only).
 
-Time: a segment's ``t_start``/``t_end`` are seconds since capture (or a recorded
-session) started, so the caller passes that start as a wall-clock ``start``. The
-summary's bucket is the 15-minute window (UTC) of ``start + t_end``, the moment
-the text was finished. Live capture passes the time capture started; ``ingest``
-passes the time of ingestion, as if the session were being typed from then on.
+Time: the summary's bucket is the 15-minute window (UTC) of the moment the text
+was finished. Live capture stamps that moment on the segment (``wall_end``, read
+from the wall clock when it commits). A recorded session has only offsets, so
+``ingest`` passes the time of ingestion as ``start`` and the end is ``start + t_end``,
+as if the session were being typed from then on.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Callable, Iterable, Protocol
 
 from ime_agent import consent
 from ime_agent.capture import Segment
-from ime_agent.errors import ImeAgentError
-from ime_agent.store import Store, utcnow
+from ime_agent.errors import ClassifierError, ImeAgentError
+from ime_agent.store import Store
 from ime_wire import vocabulary
 from ime_wire.summary import Summary
 from ime_wire.timebucket import bucket_of
@@ -33,22 +33,25 @@ from ime_wire.vocabulary import app_category
 log = logging.getLogger(__name__)
 
 #: What :meth:`Pipeline.process_segment` did with a segment (never any text).
-STORED, NONE, NO_CONSENT = "stored", "none", "no_consent"
+STORED, NONE, NO_CONSENT, PAUSED = "stored", "none", "no_consent", "paused"
 
 
 class Classifier(Protocol):
     def classify_many(self, texts: list[str]) -> list: ...
 
 
-class ClassifierError(ImeAgentError):
-    """The classifier failed on a batch (the message names only the error type)."""
+def finished_at(segment: Segment, start: datetime) -> datetime:
+    """When the segment's text was finished (see the module docstring)."""
+    if segment.wall_end is not None:
+        return datetime.fromtimestamp(segment.wall_end, UTC)
+    return start + timedelta(seconds=segment.t_end)
 
 
 def summarize(segment: Segment, result, start: datetime) -> Summary:
-    """Pure: the summary of one classified segment."""
+    """Pure but for the random id: the summary of one classified segment."""
     return Summary(
         id=uuid.uuid4().hex,
-        bucket=bucket_of(start + timedelta(seconds=segment.t_end)),
+        bucket=bucket_of(finished_at(segment, start)),
         app_category=app_category(segment.app),
         lang=str(result.lang),
         intent=str(result.label),
@@ -103,15 +106,17 @@ class Pipeline:
                     ) from None
         return self._classifier
 
-    def process_segment(self, segment: Segment, start: datetime) -> str:
-        """One segment as live capture delivers it; ``start`` is the wall-clock time its
-        ``t_end`` counts from. Returns :data:`STORED`, :data:`NONE` or :data:`NO_CONSENT`."""
+    def process_segment(self, segment: Segment, start: datetime | None = None) -> str:
+        """One segment as live capture delivers it. Returns :data:`STORED`, :data:`NONE`,
+        :data:`NO_CONSENT` or :data:`PAUSED`."""
         report = self.process([segment], start)
         return STORED if report.stored else next(iter(report.not_stored))
 
     def process(self, segments: Iterable[Segment], start: datetime | None = None) -> Report:
+        """``start``: the wall-clock time the segments' offsets count from, for segments without
+        ``wall_end`` (recorded sessions); default now."""
         segments = list(segments)
-        start = start or utcnow()
+        start = start or self.store.now()
         report = Report(segments=len(segments))
         if not segments:
             return report
@@ -124,12 +129,14 @@ class Pipeline:
             if summary.intent == "none":
                 self.store.add_count(summary.bucket[:10], "none")
                 report.not_stored[NONE] += 1
-            elif self.store.add_summary(summary):
-                report.stored[summary.intent] += 1
-                if self._on_commit:
-                    self._on_commit(summary.id)
             else:
-                report.not_stored[NO_CONSENT] += 1
+                outcome = self.store.add_summary(summary)  # consent and pause checked inside its write
+                if outcome == STORED:
+                    report.stored[summary.intent] += 1
+                    if self._on_commit:
+                        self._on_commit(summary.id)
+                else:
+                    report.not_stored[outcome] += 1
         log.debug("pipeline: %d segments, stored %s, not stored %s",
                   report.segments, dict(report.stored), dict(report.not_stored))
         return report

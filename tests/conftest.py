@@ -5,11 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from xserver import REQUIRED
-
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("IME_AGENT_SHARED", ROOT.parent / "shared"))
-SESSIONS_DIR = SHARED / "data" / "sessions"
+# Recorded sessions in the key-event format with their expected segments: in the repository,
+# so the tests need nothing from outside it.
+SESSIONS_DIR = Path(__file__).resolve().parent / "data" / "sessions"
 
 
 def shared_sessions() -> list[Path]:
@@ -18,11 +17,6 @@ def shared_sessions() -> list[Path]:
 
 @pytest.fixture
 def sessions_dir() -> Path:
-    if not SESSIONS_DIR.is_dir():
-        message = f"shared sessions not found at {SESSIONS_DIR} (set IME_AGENT_SHARED)"
-        if REQUIRED:
-            pytest.fail(message)
-        pytest.skip(message)
     return SESSIONS_DIR
 
 

@@ -1,22 +1,26 @@
 """Event sources and text reconstruction.
 
-Live backends are chosen at run time with explicit imports (so packagers see
-every one) and an environment override, ``IME_AGENT_CAPTURE_BACKEND`` =
-``xorg`` | ``win32`` | ``darwin``. Recorded sessions need no backend at all.
+Live sources are chosen at run time with explicit imports (so packagers see
+every one) and an environment override, ``IME_AGENT_CAPTURE_BACKEND`` (one name,
+or several separated by commas, run together on one clock). Recorded sessions
+need no backend at all; :mod:`ime_agent.capture._scripted` plays scripts for the
+tests and the demo.
 """
 
 from __future__ import annotations
 
-import os
 import sys
+import time
 
-from ime_agent.capture._base import KeyEvent, Segment
+from ime_agent import env
+from ime_agent.capture._base import EventSource, KeyEvent, Segment
 from ime_agent.capture._replay import ReplayResult, iter_events, reconstruct, replay_session
+from ime_agent.capture.compose import CompositeSource
 from ime_agent.errors import BackendUnavailable
 
 __all__ = [
-    "KeyEvent", "Segment", "ReplayResult", "iter_events", "reconstruct", "replay_session",
-    "backend",
+    "KeyEvent", "Segment", "ReplayResult", "EventSource", "iter_events", "reconstruct", "replay_session",
+    "backends", "open_source",
 ]
 
 
@@ -41,14 +45,16 @@ def darwin():
 _BACKENDS = {"xorg": xorg, "win32": win32, "darwin": darwin}
 
 
-def _candidates() -> list[str]:
-    forced = os.environ.get("IME_AGENT_CAPTURE_BACKEND")
+def _names() -> list[str]:
+    forced = env.get("IME_AGENT_CAPTURE_BACKEND")
     if forced:
-        if forced not in _BACKENDS:
+        names = [name.strip() for name in forced.split(",") if name.strip()]
+        unknown = [name for name in names if name not in _BACKENDS]
+        if unknown or not names:
             raise BackendUnavailable(
-                f"IME_AGENT_CAPTURE_BACKEND={forced!r} is not a backend; use one of {', '.join(_BACKENDS)}"
+                f"IME_AGENT_CAPTURE_BACKEND={forced!r} names no backend; use one or more of {', '.join(_BACKENDS)}"
             )
-        return [forced]
+        return names
     if sys.platform == "win32":
         return ["win32"]
     if sys.platform == "darwin":
@@ -56,18 +62,25 @@ def _candidates() -> list[str]:
     return ["xorg"]
 
 
-def backend():
-    """The live capture backend module for this system.
+def backends() -> list:
+    """The live backend modules for this system, each checked (``check()``).
 
-    Each module checks what it needs on import (``check()``) and raises
-    :class:`BackendUnavailable` with the fix; that message is passed on as is.
-    """
-    errors = []
-    for name in _candidates():
+    A module that cannot run raises :class:`BackendUnavailable` with the fix; that
+    message is passed on as is (several, joined, when several were asked for)."""
+    modules, errors = [], []
+    for name in _names():
         try:
             module = _BACKENDS[name]()
             module.check()
-            return module
+            modules.append(module)
         except BackendUnavailable as exc:
             errors.append(str(exc))
-    raise BackendUnavailable("; ".join(errors))
+    if errors:
+        raise BackendUnavailable("; ".join(errors))
+    return modules
+
+
+def open_source(clock=time.monotonic) -> EventSource:
+    """The live source of this system: one backend's, or several composed on one clock."""
+    sources = [module.source(clock) for module in backends()]
+    return sources[0] if len(sources) == 1 else CompositeSource(sources)

@@ -15,11 +15,11 @@ import ctypes.util
 import sys
 import time
 
-from ime_agent.capture._pynput import PollingFocusTracker, PynputSource
+from ime_agent.capture._pynput import PynputSource
 from ime_agent.errors import BackendUnavailable
 
 NAME = "darwin"
-HAS_SECURE_INPUT_FLAG = True
+KNOWS_SECURE_FIELDS = True  # the system-wide secure input mode
 
 
 def check() -> None:
@@ -69,5 +69,4 @@ def _focus_probe():
 
 def source(clock=time.monotonic) -> PynputSource:
     probe = _focus_probe()
-    return PynputSource(lambda emit, clk: PollingFocusTracker(probe, emit, clk),
-                        has_secure_input_flag=HAS_SECURE_INPUT_FLAG, clock=clock)
+    return PynputSource(NAME, probe, knows_secure_fields=KNOWS_SECURE_FIELDS, clock=clock)

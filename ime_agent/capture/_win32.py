@@ -15,11 +15,11 @@ import time
 from ctypes import wintypes
 from pathlib import PureWindowsPath
 
-from ime_agent.capture._pynput import PollingFocusTracker, PynputSource
+from ime_agent.capture._pynput import PynputSource
 from ime_agent.errors import BackendUnavailable
 
 NAME = "win32"
-HAS_SECURE_INPUT_FLAG = True
+KNOWS_SECURE_FIELDS = True  # edit boxes with ES_PASSWORD
 
 GWL_STYLE = -16
 ES_PASSWORD = 0x0020
@@ -74,5 +74,4 @@ def _focused_is_password(user32, thread_id: int) -> bool:
 
 
 def source(clock=time.monotonic) -> PynputSource:
-    return PynputSource(lambda emit, clk: PollingFocusTracker(_probe, emit, clk),
-                        has_secure_input_flag=HAS_SECURE_INPUT_FLAG, clock=clock)
+    return PynputSource(NAME, _probe, knows_secure_fields=KNOWS_SECURE_FIELDS, clock=clock)

@@ -1,47 +1,57 @@
 """Guards that drop input before anything is buffered.
 
-A :class:`GuardFilter` sits between an event source and the reconstruction: it
-sees every event first and forwards only what may be kept. While capture is
-paused, or focus is in a secure field or a denied app, key presses and committed
-text are dropped on the spot (counted, never stored); modifier presses and
-releases still pass so shortcut state stays right after focus returns. A blocked
-focus is forwarded as a *secure* focus, so the reconstruction's own secure-field
-rule is a second line of defence.
+A :class:`GuardFilter` sits between the event sources and the reconstruction: it
+sees every event first and forwards only what may be kept. Key presses and
+committed text are dropped on the spot (counted, never stored) while capture is
+paused, while a source is down, and while focus is in a secure field, a denied
+app, or a window the agent cannot identify — when it cannot tell, it drops.
+Modifier presses and releases still pass, so shortcut state stays right after
+focus returns. A blocked focus is forwarded as a *secure* focus, so the
+reconstruction's own secure-field rule is a second line of defence.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass
 
+from ime_agent import defaults
 from ime_agent.capture._base import FOCUS, PRESS, TEXT, Emit, KeyEvent
 from ime_agent.capture.text import MODIFIERS
-from ime_agent.config import DEFAULT_DENIED_APPS, DEFAULT_SECURE_TITLE_PATTERNS, Config
 
 SECURE = "secure"
 DENIED = "denied"
+UNKNOWN = "unknown"  # no app could be identified for the focused window
 PAUSED = "paused"
+SOURCE_DOWN = "source_down"  # a capture source stopped observing
+UNKNOWN_APP = "unknown"
 
 
 @dataclass(frozen=True)
 class Guards:
     """Which focused windows must never be captured."""
 
-    denied_apps: frozenset[str] = frozenset(a.casefold() for a in DEFAULT_DENIED_APPS)
-    secure_title_patterns: tuple[str, ...] = tuple(p.casefold() for p in DEFAULT_SECURE_TITLE_PATTERNS)
+    denied_apps: frozenset[str] = frozenset(a.casefold() for a in defaults.DENIED_APPS)
+    secure_title_patterns: tuple[str, ...] = tuple(p.casefold() for p in defaults.SECURE_TITLE_PATTERNS)
+    #: Live capture cannot tell what an unidentified window is, so it drops; a recording
+    #: (format v1) names its apps itself and is replayed as recorded.
+    block_unknown: bool = True
 
     @classmethod
-    def from_config(cls, config: Config) -> "Guards":
+    def from_config(cls, config) -> "Guards":
         return cls(
             denied_apps=frozenset(a.casefold() for a in config.denied_apps),
             secure_title_patterns=tuple(p.casefold() for p in config.secure_title_patterns),
         )
 
     def block_reason(self, app: str | None, title: str | None, secure: bool) -> str | None:
-        """Why input in this focus must be dropped (``secure`` / ``denied``), or None."""
+        """Why input in this focus must be dropped (``secure``, ``denied``, ``unknown``), or None."""
         if secure:
             return SECURE
-        if app and app.casefold() in self.denied_apps:
+        if self.block_unknown and (not app or app == UNKNOWN_APP):
+            return UNKNOWN
+        if app.casefold() in self.denied_apps:
             return DENIED
         if title:
             folded = title.casefold()
@@ -60,30 +70,46 @@ class PauseState:
 
 
 class GuardFilter:
-    """Callable that filters events and forwards the rest to ``downstream``."""
+    """Callable that filters events and forwards the rest to ``downstream``.
+
+    In live capture (``guards.block_unknown``) focus is unknown until the first focus
+    event, so nothing is kept before it.
+    """
 
     def __init__(self, guards: Guards, downstream: Emit, pause: PauseState | None = None):
         self._guards = guards
         self._downstream = downstream
         self._pause = pause or PauseState()
-        self._blocked: str | None = None
+        self._blocked: str | None = UNKNOWN if guards.block_unknown else None
+        self._down: set[str] = set()
+        self._lock = threading.Lock()  # sources emit from several threads
         self.dropped: Counter[str] = Counter()
 
     @property
     def blocked_reason(self) -> str | None:
         return self._blocked
 
+    def source_down(self, name: str) -> None:
+        """A source stopped observing: drop everything until :meth:`source_up`."""
+        with self._lock:
+            self._down.add(name)
+
+    def source_up(self, name: str) -> None:
+        with self._lock:
+            self._down.discard(name)
+
     def __call__(self, event: KeyEvent) -> None:
-        kind = event.type
-        if kind == FOCUS:
-            self._blocked = self._guards.block_reason(event.app, event.title, event.secure)
-            if self._blocked and not event.secure:
-                event = KeyEvent(event.t, FOCUS, app=event.app, title=event.title, secure=True)
-            self._downstream(event)
-            return
-        if kind == PRESS or kind == TEXT:
-            reason = PAUSED if self._pause.paused else self._blocked
-            if reason is not None and not (kind == PRESS and event.key in MODIFIERS):
-                self.dropped[reason] += 1
+        with self._lock:
+            kind = event.type
+            if kind == FOCUS:
+                self._blocked = self._guards.block_reason(event.app, event.title, event.secure)
+                if self._blocked and not event.secure:
+                    event = KeyEvent(event.t, FOCUS, app=event.app, title=event.title, secure=True)
+                self._downstream(event)
                 return
-        self._downstream(event)
+            if kind == PRESS or kind == TEXT:
+                reason = PAUSED if self._pause.paused else (SOURCE_DOWN if self._down else self._blocked)
+                if reason is not None and not (kind == PRESS and event.key in MODIFIERS):
+                    self.dropped[reason] += 1
+                    return
+            self._downstream(event)

@@ -1,10 +1,11 @@
-"""Live capture: a source's events through the guards into the reconstruction.
+"""Live capture: sources' events through the guards into the reconstruction.
 
-The source's callbacks only filter and enqueue; reconstruction runs on its own
+The sources' callbacks only filter and enqueue; reconstruction runs on its own
 thread, which also fires idle commits when the queue stays quiet past the
-deadline. Segments are handed to ``on_segment`` on that thread, with ``t_start``
-and ``t_end`` in the source's monotonic clock (add :attr:`LiveCapture.wall_offset`
-for Unix time).
+deadline and watches the sources' health: when one stops observing, everything
+is dropped (and the unfinished text forgotten) until capture is restarted.
+Segments are handed to ``on_segment`` on that thread, stamped with ``wall_end``:
+the wall-clock time of their end, read when they commit.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ import logging
 import queue
 import threading
 import time
+from dataclasses import replace
 from typing import Callable
 
+from ime_agent import defaults
 from ime_agent.capture._base import FOCUS, EventSource, Segment
 from ime_agent.capture.guards import GuardFilter, Guards, PauseState
-from ime_agent.capture.text import DEFAULT_IDLE_COMMIT, Reconstructor
+from ime_agent.capture.text import Reconstructor
 
 log = logging.getLogger(__name__)
 
+HEALTH_CHECK_SECONDS = 0.5
 _STOP = object()
 _DISCARD = object()
 
@@ -32,21 +36,34 @@ class LiveCapture:
         on_segment: Callable[[Segment], None],
         *,
         guards: Guards | None = None,
-        idle_commit: float = DEFAULT_IDLE_COMMIT,
+        idle_commit: float = defaults.IDLE_COMMIT_SECONDS,
         pause: PauseState | None = None,
         on_focus: Callable[[str | None, bool], None] | None = None,
+        on_health: Callable[[bool], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ):
         self._source = source
         self._on_segment = on_segment
         self._on_focus = on_focus
+        self._on_health = on_health
         self._clock = clock
+        self._wall_clock = wall_clock
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self.pause_state = pause or PauseState()
         self.guard = GuardFilter(guards or Guards(), self._queue.put, self.pause_state)
         self._reconstructor = Reconstructor(self._deliver, idle_commit)
         self._thread = threading.Thread(target=self._run, name="ime-agent-reconstruction", daemon=True)
-        self.wall_offset = time.time() - clock()
+        self._healthy = True
+
+    @property
+    def source(self) -> EventSource:
+        return self._source
+
+    @property
+    def healthy(self) -> bool:
+        """False once a source stopped observing (capture drops everything then)."""
+        return self._healthy
 
     def start(self) -> None:
         self._thread.start()
@@ -81,18 +98,23 @@ class LiveCapture:
     def _run(self) -> None:
         reconstructor = self._reconstructor
         get = self._queue.get
+        next_check = self._clock() + HEALTH_CHECK_SECONDS
         while True:
             deadline = reconstructor.idle_deadline()
+            wait = next_check if deadline is None else min(deadline, next_check)
             try:
-                if deadline is None:
-                    event = get()
-                else:
-                    event = get(timeout=max(0.0, deadline - self._clock()))
+                event = get(timeout=max(0.0, wait - self._clock()))
             except queue.Empty:
-                reconstructor.tick(self._clock())
+                event = None
+            now = self._clock()
+            if now >= next_check:
+                self._check_health()
+                next_check = now + HEALTH_CHECK_SECONDS
+            if event is None:
+                reconstructor.tick(now)
                 continue
             if event is _STOP:
-                reconstructor.finish(self._clock())
+                reconstructor.finish(now)
                 return
             if event is _DISCARD:
                 reconstructor.discard()
@@ -101,11 +123,30 @@ class LiveCapture:
             if self._on_focus is not None and event.type == FOCUS:
                 self._on_focus(event.app, event.secure)
 
-    def _deliver(self, segment: Segment) -> None:
+    def _check_health(self) -> None:
         try:
-            self._on_segment(segment)
+            alive = bool(self._source.alive())
+        except Exception:  # a source that cannot even say: it is not observing
+            alive = False
+        if alive == self._healthy:
+            return
+        self._healthy = alive
+        if alive:
+            self.guard.source_up(self._source.name)
+        else:
+            # Fail closed: nothing more is kept, and what it was half-way through is forgotten.
+            self.guard.source_down(self._source.name)
+            self._reconstructor.discard()
+            log.error("capture source %s stopped observing; dropping all input", self._source.name)
+        if self._on_health is not None:
+            self._on_health(alive)
+
+    def _deliver(self, segment: Segment) -> None:
+        # Read both clocks now: the monotonic clock stops while the machine sleeps, so an
+        # offset taken at start would put every later segment in a bucket that lags.
+        wall_end = self._wall_clock() - (self._clock() - segment.t_end)
+        try:
+            self._on_segment(replace(segment, wall_end=wall_end))
         except Exception as exc:
             # Keep capturing; name only the error type: its message could quote the text.
             log.error("segment handler failed (%s); segment dropped", type(exc).__name__)
-
-

@@ -1,7 +1,7 @@
 """Text reconstruction: key events in, finished segments out.
 
 A pure state machine (no I/O, no threads, no clock) implementing the rules of
-the key-event format v1 (shared/docs/key-events.md). The caller feeds events in
+the key-event format v1 (docs/key-events.md). The caller feeds events in
 time order and, for live capture, calls :meth:`Reconstructor.tick` with the
 current time so idle commits fire even when no further key arrives.
 
@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ime_agent import defaults
 from ime_agent.capture._base import CLICK, FOCUS, PRESS, RELEASE, TEXT, KeyEvent, Segment
 
-DEFAULT_IDLE_COMMIT = 10.0
+DEFAULT_IDLE_COMMIT = defaults.IDLE_COMMIT_SECONDS
+#: Text longer than this is committed in pieces (reason ``length``), so memory stays bounded.
+MAX_SEGMENT_CHARS = defaults.MAX_SEGMENT_CHARS
 
 # Float timestamps such as 12.49 - 2.49 can land a hair under the limit.
 _EPSILON = 1e-9
@@ -32,7 +35,7 @@ _CTRL_A = ("a", "\x01")
 _CTRL_C = ("c", "\x03")
 
 # Commit reasons, as they appear in segments.
-ENTER, TAB, IDLE, NAVIGATE, SHORTCUT, END = "enter", "tab", "idle", "navigate", "shortcut", "end"
+ENTER, TAB, IDLE, NAVIGATE, SHORTCUT, END, LENGTH = "enter", "tab", "idle", "navigate", "shortcut", "end", "length"
 
 _NAVIGATE_KEYS = frozenset(("Key.up", "Key.down", "Key.page_up", "Key.page_down"))
 
@@ -45,7 +48,7 @@ class Reconstructor:
     """
 
     def __init__(self, on_segment: Callable[[Segment], None], idle_commit: float = DEFAULT_IDLE_COMMIT):
-        if idle_commit <= 0:
+        if not idle_commit > 0:  # also refuses NaN
             raise ValueError("idle_commit must be positive")
         self._on_segment = on_segment
         self._idle = idle_commit - _EPSILON
@@ -176,6 +179,8 @@ class Reconstructor:
             self._left.append(text)
         else:
             self._left.extend(text)
+        if len(self._left) + len(self._right) >= MAX_SEGMENT_CHARS:
+            self._commit(LENGTH, t)
 
     def _replace_all(self, text: str, t: float) -> None:
         self._selected_all = False
@@ -183,6 +188,8 @@ class Reconstructor:
         self._right.clear()
         self._t_start = t if text else None
         self._left.extend(text)
+        if len(self._left) >= MAX_SEGMENT_CHARS:
+            self._commit(LENGTH, t)
 
     def _space(self, t: float) -> None:
         self._insert(" ", t)

@@ -49,7 +49,7 @@ def status() -> None:
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Run the agent with its tray icon (asks for consent first; one per profile)."""
-    from ime_agent.agent import run as run_agent
+    from ime_agent.agent.app import run as run_agent
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_agent(profile_config(ctx), prompt=passphrase_prompt)

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import click
 
-from ime_agent.capture import backend, replay_session
+from ime_agent.capture import open_source, replay_session
 from ime_agent.capture._base import Segment
 from ime_agent.capture.guards import Guards
 from ime_agent.capture.live import LiveCapture
-from ime_agent.config import load_config
+from ime_agent.config import load_config, parse_idle_commit
+from ime_agent.errors import BackendUnavailable, ImeAgentError
 
 
 def _format(segment: Segment, source: str | None, as_json: bool) -> str:
@@ -27,9 +28,18 @@ def _format(segment: Segment, source: str | None, as_json: bool) -> str:
     return f"{prefix}{segment.app}\t{segment.reason}\t{segment.text}"
 
 
+def _idle_commit(_ctx, _param, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_idle_commit(value, "--idle-commit")
+    except ImeAgentError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--idle-commit ")) from None
+
+
 @click.command()
-@click.option("--idle-commit", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Commit a segment after this many idle seconds (default 10, or the config's).")
+@click.option("--idle-commit", callback=_idle_commit, metavar="SECONDS",
+              help="Commit a segment after this many idle seconds, 0.1 to 3600 (default 10, or the config's).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per segment and line.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
@@ -52,8 +62,8 @@ def replay(ctx: click.Context, idle_commit: float | None, as_json: bool, files: 
 @click.option("--print", "print_segments", is_flag=True, required=True,
               help="Print segments to this terminal as they commit (nothing is stored).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per segment and line.")
-@click.option("--idle-commit", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Commit a segment after this many idle seconds (default 10, or the config's).")
+@click.option("--idle-commit", callback=_idle_commit, metavar="SECONDS",
+              help="Commit a segment after this many idle seconds, 0.1 to 3600 (default 10, or the config's).")
 @click.option("--show-focus", is_flag=True, help="Also report focus changes (app id only) on stderr.")
 @click.pass_context
 def capture(ctx: click.Context, print_segments: bool, as_json: bool, idle_commit: float | None,
@@ -64,8 +74,10 @@ def capture(ctx: click.Context, print_segments: bool, as_json: bool, idle_commit
     to this terminal and stores nothing. Guards apply as in the agent.
     """
     config = load_config(data_dir=ctx.obj.get("data_dir"))
-    module = backend()
+    source = open_source()
     lock = threading.Lock()
+    stop = threading.Event()
+    lost: list[str] = []
 
     def on_segment(segment: Segment) -> None:
         with lock:
@@ -75,15 +87,22 @@ def capture(ctx: click.Context, print_segments: bool, as_json: bool, idle_commit
         if show_focus:
             click.echo(f"focus: {app}{' (blocked)' if blocked else ''}", err=True)
 
-    live = LiveCapture(module.source(), on_segment, guards=Guards.from_config(config),
-                       idle_commit=idle_commit or config.idle_commit, on_focus=on_focus)
-    stop = threading.Event()
+    def on_health(alive: bool) -> None:
+        if not alive:  # everything is being dropped from now on: say so and end
+            lost.append(source.name)
+            stop.set()
+
+    live = LiveCapture(source, on_segment, guards=Guards.from_config(config),
+                       idle_commit=idle_commit or config.idle_commit, on_focus=on_focus, on_health=on_health)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     live.start()
-    click.echo(f"capturing keyboard input ({module.NAME}); press Ctrl-C to stop", err=True)
+    click.echo(f"capturing keyboard input ({source.name}); press Ctrl-C to stop", err=True)
     stop.wait()
     live.stop()
+    if lost:
+        raise BackendUnavailable(f"capture source {', '.join(lost)} stopped observing (its display or bus went "
+                                 "away); nothing typed after that was kept. Start capture again")
     click.echo("capture stopped", err=True)
 
 

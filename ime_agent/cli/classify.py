@@ -16,13 +16,9 @@ from typing import TextIO
 
 import click
 
-from ime_agent.errors import ImeAgentError
+from ime_agent.errors import ClassifyInputError
 
 CHUNK = 1000
-
-
-class ClassifyInputError(ImeAgentError):
-    """A stdin line for ``ime-agent classify`` is not a JSON object with a "text" string."""
 
 
 def read_jsonl(stream: TextIO, chunk: int = CHUNK) -> Iterator[list[str]]:

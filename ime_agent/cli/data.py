@@ -19,15 +19,11 @@ import click
 
 from ime_agent import consent as consent_mod
 from ime_agent.config import Config, load_config
-from ime_agent.errors import ImeAgentError
+from ime_agent.errors import BadInput, ImeAgentError, NoConsent
 from ime_agent.store import DB_NAME, EXPORT_FORMATS, Store, profile_dir, utcnow
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 MAX_DAYS = 3650
-
-
-class BadInput(ImeAgentError):
-    """A command-line value that cannot be used."""
 
 
 # --- pure parsing -----------------------------------------------------------------------
@@ -87,8 +83,10 @@ def passphrase_prompt(new: bool) -> str | None:
                         hide_input=True, confirmation_prompt=new)
 
 
-def _open(config: Config) -> Store:
-    return Store.open(config.data_dir, prompt=passphrase_prompt, retention_days=config.retention_days)
+def _open(config: Config, unlock: bool = True) -> Store:
+    """The profile's store; ``unlock=False`` for what needs no key (consent, pause, counts, deletion)."""
+    return Store.open(config.data_dir, prompt=passphrase_prompt, retention_days=config.retention_days,
+                      unlock=unlock)
 
 
 def _exists(config: Config) -> bool:
@@ -126,7 +124,7 @@ def consent_show(ctx: click.Context) -> None:
     config = profile_config(ctx)
     choices = "Your choices: none yet (nothing is captured or stored). Run `ime-agent consent grant`."
     if _exists(config):
-        with _open(config) as store:
+        with _open(config, unlock=False) as store:
             choices = consent_mod.describe(store)
     click.echo(consent_mod.CONSENT_TEXT)
     click.echo(f"Consent text version {consent_mod.CONSENT_VERSION}.")
@@ -155,7 +153,7 @@ def consent_grant(ctx: click.Context, categories: tuple[str, ...], everything: b
         if not click.confirm("Do you agree?", default=False):
             click.echo("Nothing recorded; nothing is captured or stored.")
             return
-    with _open(config) as store:
+    with _open(config, unlock=False) as store:
         consent_mod.grant(store, chosen)
         click.echo(f"consent given for {', '.join(chosen)} (consent text {consent_mod.CONSENT_VERSION})")
 
@@ -174,7 +172,7 @@ def consent_withdraw(ctx: click.Context, categories: tuple[str, ...], everything
                        "(see `ime-agent consent show`)")
     if not _exists(config):
         raise nothing
-    with _open(config) as store:
+    with _open(config, unlock=False) as store:
         current = consent_mod.current(store)
         granted = [c for c in chosen if current[c]]
         if not granted:
@@ -194,6 +192,7 @@ def consent_withdraw(ctx: click.Context, categories: tuple[str, ...], everything
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """What is captured and kept, whether capture is paused, and where the data lives."""
+    from ime_agent.agent import status as agent_status
     from ime_agent.instance import running_pid
 
     config = profile_config(ctx)
@@ -206,24 +205,28 @@ def status(ctx: click.Context) -> None:
         head.append("consent:    none yet: nothing is captured or stored (run `ime-agent consent grant`)")
         click.echo("\n".join(head))
         return
-    with _open(config) as store:
+    with _open(config, unlock=False) as store:
         choices = consent_mod.current(store)
         paused = store.paused_state()
         counts = store.counts()
         key_source = store.setting("key_source")
-    if not any(choices.values()):
-        capture = "off: no consent (run `ime-agent consent grant`)"
-    elif paused.paused:
-        capture = f"paused until {_local(paused.until)}" if paused.until else "paused until you run `ime-agent resume`"
+        level = store.schema_level()
+    published = agent_status.published(config.data_dir) if pid else None
+    if published is not None:  # the running agent's own words: the tray shows the same line
+        line, sources = published["status"], ", ".join(published.get("sources") or []) or "none running"
     else:
-        capture = "on" if pid else "on when the agent runs"
+        snapshot = agent_status.Snapshot(
+            granted=tuple(c for c, on in choices.items() if on), paused=paused.paused,
+            paused_until=paused.until, running=bool(pid), today=counts["today"])
+        line, sources = agent_status.describe(snapshot)[1], "none running"
     per = ", ".join(f"{c} {n}" for c, n in sorted(counts["by_category"].items())) or "none"
     click.echo("\n".join(head + [
         "consent:    " + ", ".join(f"{c} {'yes' if on else 'no'}" for c, on in choices.items()),
-        f"capture:    {capture}",
+        f"capture:    {line}",
+        f"sources:    {sources}",
         f"summaries:  {counts['total']} kept ({per}); today {counts['today']}; "
         f"not about any category today {counts['none_today']}",
-        f"retention:  {config.retention_days} days; key: {key_source}",
+        f"retention:  {config.retention_days} days; key: {key_source}; schema level {level}",
     ]))
 
 
@@ -233,7 +236,7 @@ def status(ctx: click.Context) -> None:
 def pause(ctx: click.Context, duration: str | None) -> None:
     """Stop capturing (a running agent obeys within a second)."""
     seconds = parse_duration(duration) if duration is not None else None
-    with _open(profile_config(ctx)) as store:
+    with _open(profile_config(ctx), unlock=False) as store:
         state = store.pause(seconds)
     click.echo(f"paused until {_local(state.until)}" if state.until else "paused until you run `ime-agent resume`")
 
@@ -242,7 +245,7 @@ def pause(ctx: click.Context, duration: str | None) -> None:
 @click.pass_context
 def resume(ctx: click.Context) -> None:
     """Capture again after a pause."""
-    with _open(profile_config(ctx)) as store:
+    with _open(profile_config(ctx), unlock=False) as store:
         store.resume()
     click.echo("resumed")
 
@@ -267,7 +270,10 @@ def summaries(ctx: click.Context, as_json: bool, since: str | None, category: st
     rows = []
     if _exists(config):
         with _open(config) as store:
-            rows = store.summaries(since=since_t, category=category)
+            rows, damaged = store.read_summaries(since=since_t, category=category)
+        if damaged:
+            click.echo(f"warning: {damaged} damaged summaries were skipped (they do not decrypt or validate); "
+                       "`ime-agent forget` can remove them", err=True)
     if as_json:
         for s in rows:
             click.echo(json.dumps(s.to_dict(), ensure_ascii=False, sort_keys=True))
@@ -312,14 +318,15 @@ def forget(ctx: click.Context, everything: bool, category: str | None, since: st
     if not _exists(config):
         click.echo("deleted 0 summaries")
         return
-    with _open(config) as store:
+    with _open(config, unlock=False) as store:
         n = store.forget(everything=everything, category=category, since=since_t)
     click.echo(f"deleted {n} summaries")
 
 
 @click.command()
 @click.option("--format", "fmt", default="jsonl", metavar="jsonl|csv", help="Default: jsonl.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="File to write (mode 0600).")
+@click.option("-o", "--output", type=click.Path(path_type=Path, allow_dash=True),
+              help="File to write (mode 0600), or - for standard output.")
 @click.pass_context
 def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
     """Write your own summaries to a file (decrypted: keep it safe)."""
@@ -329,7 +336,8 @@ def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
         raise BadInput("say where to write: -o FILE")
     with _open(profile_config(ctx)) as store:
         n = store.export(output, fmt)
-    click.echo(f"exported {n} summaries to {output}")
+    to_stdout = str(output) == "-"  # then the data alone goes to standard output
+    click.echo(f"exported {n} summaries to {'standard output' if to_stdout else output}", err=to_stdout)
 
 
 # --- ingest and demo --------------------------------------------------------------------
@@ -367,7 +375,7 @@ def ingest(ctx: click.Context, files: tuple[Path, ...]) -> None:
         raise BadInput("give one or more session files: ime-agent ingest FILE...")
     config = profile_config(ctx)
     if not _exists(config):
-        raise consent_mod.NoConsent()
+        raise NoConsent()
     with _open(config) as store:
         report = run(store, files, config)
     click.echo(format_report(report))

@@ -23,19 +23,19 @@ def test_no_display_is_a_one_line_error(monkeypatch):
 def test_unreachable_display_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("DISPLAY", ":9876")
     with pytest.raises(BackendUnavailable, match="cannot open X display ':9876'"):
-        capture.backend()
+        capture.backends()
 
 
 def test_unknown_backend_override(monkeypatch):
     monkeypatch.setenv("IME_AGENT_CAPTURE_BACKEND", "wayland")
-    with pytest.raises(BackendUnavailable, match="use one of xorg, win32, darwin"):
-        capture.backend()
+    with pytest.raises(BackendUnavailable, match="use one or more of xorg, win32, darwin"):
+        capture.backends()
 
 
 def test_other_platform_backends_are_never_imported_on_linux():
     code = (
         "import sys, ime_agent.cli, ime_agent.capture as c\n"
-        "try: c.backend()\n"
+        "try: c.backends()\n"
         "except Exception: pass\n"
         "print(sorted(m for m in sys.modules if m.startswith('ime_agent.capture._')))"
     )
@@ -50,7 +50,7 @@ def test_replay_errors_are_one_line(tmp_path):
     assert result.exit_code == 1
     assert result.output.strip() == (
         f"Error: {bad}:2: 'type' must be one of press, release, focus, click, text; "
-        "fix or remove that line (format: shared/docs/key-events.md)"
+        "fix or remove that line (format: docs/key-events.md)"
     )
     result = CliRunner().invoke(main, ["replay", str(tmp_path / "missing.jsonl")])
     assert "no such file" in result.output and result.exit_code == 1

@@ -113,7 +113,7 @@ def run_canaries(data_dir, session, classifier, caplog, private_tmp, c):
         consent.grant(store, ["purchase", "travel"])  # health deliberately not
         report = ingest(store, [session], load_config(), classifier=classifier)
         kept = store.summaries()
-        nones = store.db.execute("SELECT sum(count) FROM daily_counts WHERE kind = 'none'").fetchone()[0]
+        nones = store.count_of("none")
         assert list(data_dir.glob("*-wal")) and list(data_dir.glob("*-shm")), "scan while WAL and SHM exist"
         assert find_texts(roots, needles(c)) == []
     assert nones == report.not_stored["none"]  # the none segment was counted, and only counted

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ime_agent import consent, crypto
+from ime_agent import consent
+from ime_agent.store import keys
 from ime_agent.cli import data, main
 from ime_agent.store import Store
 
@@ -84,9 +85,10 @@ def test_grant_asks_unless_yes(run, monkeypatch):
 def test_grant_all_includes_health_and_withdraw_deletes(run, data_dir):
     assert "purchase, travel, health" in ok(run("consent", "grant", "--all", "--yes"))
     with Store.open(data_dir) as store:
-        from ime_agent.store import Summary
+        from ime_wire.summary import Summary
+        from ime_wire.timebucket import bucket_of
 
-        store.add_summary(Summary("h1", "2026-11-20T10:00:00Z", "chat", "en", "health", 0.9, {}, "m"))
+        store.add_summary(Summary("a1" * 16, bucket_of(store.now()), "chat", "en", "health", 0.9, {}, "m"))
     out = ok(run("consent", "withdraw", "--category", "health"))
     assert "consent withdrawn for health; deleted 1 summaries" in out
     assert "health    no" in ok(run("consent", "show"))
@@ -128,7 +130,7 @@ def test_pause_for_and_resume(run, data_dir):
     assert "paused until" in ok(run("status"))
     assert "resumed" in ok(run("resume"))
     assert "until you run `ime-agent resume`" in ok(run("pause"))
-    assert "capture:    paused until you run" in ok(run("status"))
+    assert "capture:    paused until you resume" in ok(run("status"))
 
 
 @pytest.mark.parametrize("bad", ["soon", "15", "0m", "-5m", "1.5h", ""])
@@ -239,15 +241,18 @@ def test_ingest_while_paused(run, session):
 def test_wrong_passphrase_and_corrupt_key_file(run, data_dir, monkeypatch):
     monkeypatch.delenv("IME_AGENT_KEY_SOURCE")
     ok(run("consent", "grant", "--yes", env={"IME_AGENT_PASSPHRASE": "a long passphrase"}))
-    one_line_error(run("status", env={"IME_AGENT_PASSPHRASE": "another one"}), "wrong passphrase", "IME_AGENT_PASSPHRASE")
-    one_line_error(run("status"), "protected by a passphrase", "IME_AGENT_PASSPHRASE")
+    one_line_error(run("summaries", env={"IME_AGENT_PASSPHRASE": "another one"}), "wrong passphrase",
+                   "IME_AGENT_PASSPHRASE")
+    one_line_error(run("summaries"), "protected by a passphrase", "IME_AGENT_PASSPHRASE")
+    ok(run("status"))  # what needs no key works without it
+    ok(run("forget", "--all"))
 
 
 def test_corrupt_key_file(run, data_dir):
     ok(run("consent", "grant", "--yes"))
-    (data_dir / crypto.KEY_FILE).write_text("garbage")
-    os.chmod(data_dir / crypto.KEY_FILE, 0o600)
-    one_line_error(run("status"), "is corrupt", "restore it")
+    (data_dir / keys.KEY_FILE).write_text("garbage")
+    os.chmod(data_dir / keys.KEY_FILE, 0o600)
+    one_line_error(run("summaries"), "is corrupt", "restore it")
 
 
 # --- profiles and demo ------------------------------------------------------------------

@@ -7,47 +7,47 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
-from ime_agent import crypto
-from ime_agent.crypto import Cipher, DecryptError, KeyUnavailable, WrongKey
-from ime_agent.store import Store
+from ime_agent.errors import KeyUnavailable, WrongKey
+from ime_agent.store import Store, keys
+from ime_agent.store.cipher import Cipher, Damaged
 
 
 def test_cipher_roundtrip_binds_associated_data():
-    cipher = Cipher(crypto.new_key())
+    cipher = Cipher(keys.new_key())
     sealed = cipher.seal(b"{}", b"summaries/a/slots")
     assert cipher.open(sealed, b"summaries/a/slots") == b"{}"
     assert sealed != cipher.seal(b"{}", b"summaries/a/slots")  # fresh nonce
-    with pytest.raises(DecryptError):
+    with pytest.raises(Damaged):
         cipher.open(sealed, b"summaries/b/slots")
-    with pytest.raises(DecryptError):
-        Cipher(crypto.new_key()).open(sealed, b"summaries/a/slots")
+    with pytest.raises(Damaged):
+        Cipher(keys.new_key()).open(sealed, b"summaries/a/slots")
     assert "key" not in repr(cipher).replace("<key hidden>", "")
 
 
 def test_key_file_is_private(data_dir):
     Store.open(data_dir).close()
-    key = data_dir / crypto.KEY_FILE
+    key = data_dir / keys.KEY_FILE
     assert key.stat().st_mode & 0o777 == 0o600
     assert data_dir.stat().st_mode & 0o077 == 0
 
 
 def test_corrupt_key_file_says_how_to_fix(data_dir):
     Store.open(data_dir).close()
-    (data_dir / crypto.KEY_FILE).write_text("not a key\n")
+    (data_dir / keys.KEY_FILE).write_text("not a key\n")
     with pytest.raises(KeyUnavailable, match="is corrupt .*restore it from your backup"):
         Store.open(data_dir)
 
 
 def test_missing_key_file(data_dir):
     Store.open(data_dir).close()
-    (data_dir / crypto.KEY_FILE).unlink()
+    (data_dir / keys.KEY_FILE).unlink()
     with pytest.raises(KeyUnavailable, match="is missing; restore it"):
         Store.open(data_dir)
 
 
 def test_key_file_readable_by_others_is_refused(data_dir):
     Store.open(data_dir).close()
-    os.chmod(data_dir / crypto.KEY_FILE, 0o644)
+    os.chmod(data_dir / keys.KEY_FILE, 0o644)
     with pytest.raises(KeyUnavailable, match="chmod 600"):
         Store.open(data_dir)
 
@@ -55,7 +55,7 @@ def test_key_file_readable_by_others_is_refused(data_dir):
 def test_other_profiles_key_file_is_wrong_key(tmp_path):
     Store.open(tmp_path / "a").close()
     Store.open(tmp_path / "b").close()
-    os.replace(tmp_path / "b" / crypto.KEY_FILE, tmp_path / "a" / crypto.KEY_FILE)
+    os.replace(tmp_path / "b" / keys.KEY_FILE, tmp_path / "a" / keys.KEY_FILE)
     with pytest.raises(WrongKey, match="does not belong to this profile"):
         Store.open(tmp_path / "a")
 
@@ -88,7 +88,7 @@ def test_passphrase_from_env(data_dir, monkeypatch):
     monkeypatch.setenv("IME_AGENT_PASSPHRASE", "correct horse battery staple")
     with Store.open(data_dir) as s:
         assert s.setting("key_source") == "passphrase"
-    assert not (data_dir / crypto.KEY_FILE).exists()
+    assert not (data_dir / keys.KEY_FILE).exists()
     Store.open(data_dir).close()
     monkeypatch.setenv("IME_AGENT_PASSPHRASE", "wrong horse")
     with pytest.raises(WrongKey, match="wrong passphrase"):
@@ -136,7 +136,7 @@ def test_keyring_is_used_when_it_works(data_dir, monkeypatch, memory_keyring):
     monkeypatch.delenv("IME_AGENT_KEY_SOURCE")
     with Store.open(data_dir) as s:
         assert s.setting("key_source") == "keyring"
-    assert not (data_dir / crypto.KEY_FILE).exists()
+    assert not (data_dir / keys.KEY_FILE).exists()
     assert len(memory_keyring.secrets) == 1
     Store.open(data_dir).close()
     memory_keyring.secrets.clear()
@@ -151,7 +151,7 @@ def test_no_keyring_backend_falls_back_to_key_file(data_dir, monkeypatch):
     keyring.set_keyring(fail.Keyring())
     try:
         monkeypatch.delenv("IME_AGENT_KEY_SOURCE")
-        assert crypto.keyring_usable() is False
+        assert keys.keyring_usable() is False
         with Store.open(data_dir) as s:
             assert s.setting("key_source") == "file"
     finally:
@@ -162,9 +162,9 @@ def test_hanging_keyring_does_not_hang(data_dir, monkeypatch):
     release = threading.Event()
     previous = keyring.get_keyring()
     keyring.set_keyring(MemoryKeyring(block=release))
-    monkeypatch.setattr(crypto, "KEYRING_TIMEOUT", 0.2)
+    monkeypatch.setattr(keys, "KEYRING_TIMEOUT", 0.2)
     try:
-        assert crypto.keyring_get("anyone") is None
+        assert keys.keyring_get("anyone") is None
     finally:
         release.set()
         keyring.set_keyring(previous)
@@ -180,3 +180,27 @@ def test_database_files_are_private(data_dir):
     with Store.open(data_dir):
         for name in ("ime-agent.db", "ime-agent.db-wal", "ime-agent.db-shm"):
             assert (data_dir / name).stat().st_mode & 0o077 == 0, name
+
+
+def test_a_key_file_that_is_a_link_a_device_or_a_pipe_is_refused_at_once(data_dir):
+    """Never follows a link (to /dev/urandom: no 2 GB read), never blocks on a FIFO."""
+    Store.open(data_dir).close()
+    key = data_dir / keys.KEY_FILE
+    key.unlink()
+    key.symlink_to("/dev/urandom")
+    with pytest.raises(KeyUnavailable, match="symbolic link"):
+        Store.open(data_dir)
+    key.unlink()
+    os.mkfifo(key, 0o600)
+    with pytest.raises(KeyUnavailable, match="not a regular file"):
+        Store.open(data_dir)
+
+
+def test_a_passphrase_that_is_not_utf8_is_one_clear_error(data_dir, monkeypatch):
+    monkeypatch.delenv("IME_AGENT_KEY_SOURCE")
+    monkeypatch.setenv("IME_AGENT_PASSPHRASE", os.fsdecode(b"caf\xe9-latin1"))
+    from ime_agent.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="IME_AGENT_PASSPHRASE is not valid UTF-8"):
+        Store.open(data_dir)
+    assert not data_dir.exists()

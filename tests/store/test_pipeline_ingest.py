@@ -39,14 +39,14 @@ def test_none_is_only_counted(store, fake_classifier):
     report = Pipeline(store, fake_classifier).process(segs, START)
     assert report.stored == {"travel": 1}
     assert report.not_stored == {"none": 1, "no_consent": 1}
-    assert store.db["daily_counts"].get(("2026-11-20", "none"))["count"] == 1
+    assert store.count_of("none", "2026-11-20") == 1
     assert [s.intent for s in store.summaries()] == ["travel"]
 
 
 def test_without_any_consent_nothing_is_classified_or_counted(store, fake_classifier):
     report = Pipeline(store, fake_classifier).process([Segment("a trip", "slack", "enter", 0, 1)], START)
     assert report.not_stored == {"no_consent": 1}
-    assert fake_classifier.calls == 0 and store.db["daily_counts"].count == 0
+    assert fake_classifier.calls == 0 and store.count_of("none") == 0
 
 
 def test_classifier_failure_names_no_text(store):
@@ -128,7 +128,7 @@ def test_process_segment_says_what_happened_without_text(store, data_dir, fake_c
         consent.withdraw(cli, ["travel"])
     assert pipeline.process_segment(trip, START) == NO_CONSENT
     assert store.summaries() == []
-    assert store.db["daily_counts"].get(("2026-11-20", "none"))["count"] == 1
+    assert store.count_of("none", "2026-11-20") == 1
 
 
 def test_ingest_counts_none_per_day_and_keeps_no_row_for_it(store, fake_classifier, make_session):
@@ -136,8 +136,8 @@ def test_ingest_counts_none_per_day_and_keeps_no_row_for_it(store, fake_classifi
     path = make_session([("slack", "Slack", False, "good morning"), ("slack", "Slack", False, "hello again")])
     report = ingest(store, [path], load_config(), classifier=fake_classifier, start=START)
     assert report.not_stored == {"none": 2}
-    assert store.db["daily_counts"].get(("2026-11-20", "none"))["count"] == 2
-    assert store.db["summaries"].count == 0 and store.db["outbox"].count == 0
+    assert store.count_of("none", "2026-11-20") == 2
+    assert store.counts()["total"] == 0 and store.outbox_counts() == {}
 
 
 def test_empty_session_file_is_an_error(store, fake_classifier, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from ime_agent import icons
+from ime_agent.ui import icons
 
 
 class FakeAgent:

@@ -11,35 +11,25 @@ from contextlib import contextmanager
 
 import pytest
 
-from ime_agent import consent, icons
+from ime_agent import consent
+from ime_agent.ui import icons
 from ime_agent.agent import Agent, Windows
-from ime_agent.capture._base import KeyEvent
+from ime_agent.capture._base import FOCUS, PRESS, KeyEvent
+from ime_agent.capture._scripted import ScriptedSource, typing
 from ime_agent.config import load_config
 from ime_agent.store import Store
 from xserver import wait_until
 
 
-class ScriptedSource:
-    """An EventSource whose events the test types in."""
-
-    def __init__(self):
-        self.emit = None
-        self.stopped = False
-        self.t = 0.0
-
-    def start(self, emit) -> None:
-        self.emit = emit
-
-    def stop(self) -> None:
-        self.stopped = True
+class Scripted(ScriptedSource):
+    """The shipped scripted source, on live capture's clock, with a helper that types a line."""
 
     def type_line(self, text: str, app: str = "firefox") -> None:
-        self.t += 1
-        self.emit(KeyEvent(self.t, "focus", app=app, title="Notes"))
-        for char in text:
-            self.t += 0.05
-            self.emit(KeyEvent(self.t, "press", key=char))
-        self.emit(KeyEvent(self.t + 0.05, "press", key="enter"))
+        self.play(typing(text, app=app, title="Notes", gap=0.01))
+
+    @property
+    def stopped(self) -> bool:
+        return not self.alive()
 
 
 class ScriptedWindows:
@@ -73,10 +63,10 @@ def running(profile, categories=(), windows=None, source_factory=None, **options
     config, store = profile
     if categories:
         consent.grant(store, categories)
-    sources: list[ScriptedSource] = []
+    sources: list[Scripted] = []
 
     def scripted_source():
-        sources.append(ScriptedSource())
+        sources.append(Scripted())
         return sources[-1]
 
     agent = Agent(config, store, source_factory=source_factory or scripted_source, windows=windows, **options)
@@ -157,20 +147,20 @@ def test_tray_actions_change_state_and_store(profile):
 
 def test_a_blocked_window_shows_in_the_status_line(profile):
     with running(profile, ["purchase"]) as (agent, sources):
-        sources[0].emit(KeyEvent(1.0, "focus", app="keepassxc", title="Vault"))
+        sources[0].play([KeyEvent(0.0, FOCUS, app="keepassxc", title="Vault")])
         wait_until(lambda: "not in this window" in agent.status_line(), what="the blocked-window note")
         sources[0].type_line("new phone case", app="firefox")
         wait_until(lambda: "not in this window" not in agent.status_line(), what="the note to go")
 
 
 def test_stop_stores_what_was_still_buffered(profile):
+    """No Enter and a long idle limit: only the flush at stop can store this line."""
     with running(profile, ["purchase"]) as (agent, sources):
-        source = sources[0]
-        source.emit(KeyEvent(1.0, "focus", app="firefox", title="Shop"))
-        for i, char in enumerate("best noise cancelling headphones under 200"):
-            source.emit(KeyEvent(1.1 + i / 100, "press", key=char))
+        sources[0].play(typing("best noise cancelling headphones under 200", app="firefox", enter=False))
+        agent.wait_synced()
+        assert agent.committed == 0  # still buffered: nothing was committed by idle or Enter
         agent.stop()
-        assert source.stopped
+        assert sources[0].stopped
         assert [s.intent for s in profile[1].summaries()] == ["purchase"]
 
 
@@ -218,7 +208,7 @@ class FailingOnce:
 def test_the_worker_survives_an_unexpected_error_and_says_so(profile):
     with running(profile, ["purchase"], classifier=FailingOnce()) as (agent, sources):
         sources[0].type_line("looking at a new dishwasher this weekend")
-        wait_until(lambda: "problem: internal error (ValueError)" in agent.status_line(), what="the problem shown")
+        wait_until(lambda: "problem: internal error" in agent.status_line(), what="the problem shown")
         assert agent.state() == icons.ERROR and agent.capturing
         sources[0].type_line("which air fryer should i buy")
         wait_until(lambda: agent.committed == 1, what="the next segment stored")
@@ -226,16 +216,27 @@ def test_the_worker_survives_an_unexpected_error_and_says_so(profile):
 
 
 def test_a_segment_committed_at_stop_gets_the_time_it_was_typed(profile):
-    import time
     from datetime import UTC, datetime, timedelta
 
     with running(profile, ["purchase"]) as (agent, sources):
-        source = sources[0]
-        now = time.monotonic()  # the clock live capture stamps events with
-        source.emit(KeyEvent(now, "focus", app="firefox", title="Shop"))
-        for i, char in enumerate("best noise cancelling headphones under 200"):
-            source.emit(KeyEvent(now + i / 100, "press", key=char))
+        sources[0].play(typing("best noise cancelling headphones under 200", app="firefox", enter=False))
         agent.stop()
     (summary,) = profile[1].summaries()
     bucket = datetime.fromisoformat(summary.bucket.replace("Z", "+00:00"))
     assert timedelta(0) <= datetime.now(UTC) - bucket < timedelta(minutes=16)
+
+
+def test_a_source_that_stops_observing_drops_everything_and_capture_comes_back(profile, monkeypatch):
+    from ime_agent.agent import core
+
+    monkeypatch.setattr(core, "CAPTURE_RETRY_SECONDS", 0.2)
+    with running(profile, ["purchase"]) as (agent, sources):
+        sources[0].play(typing("which air fryer should i buy", app="firefox", enter=False))
+        sources[0].kill()  # its display or bus went away, mid-typing
+        wait_until(lambda: agent.state() == icons.ERROR and "stopped observing" in agent.status_line(),
+                   what="the tray to show the lost source")
+        wait_until(lambda: len(sources) == 2 and agent.state() == icons.CAPTURING, what="capture to come back")
+        sources[1].type_line("which robot vacuum should i buy under 300")
+        wait_until(lambda: agent.committed == 1, what="the new source's line stored")
+    assert [s.slots.get("product") for s in profile[1].summaries()] != [None, None]
+    assert len(profile[1].summaries()) == 1  # the half-typed line of the dead source was dropped

@@ -10,11 +10,12 @@ import sys
 
 import pytest
 
-from ime_agent import consent, icons
+from ime_agent import consent
+from ime_agent.ui import icons
 from ime_agent.agent import Agent
 from ime_agent.config import load_config
 from ime_agent.store import Store
-from ime_agent.tray import Tray
+from ime_agent.ui.tray import Tray
 from tray.conftest import screenshot
 from tray.test_tray_x11 import _docked, item
 from xserver import LineReader, wait_until
@@ -46,8 +47,10 @@ def live_agent(x_tray, tmp_path, monkeypatch):
     config = load_config(data_dir=tmp_path / "profile")
     store = Store.open(config.data_dir, key_source="file")
     consent.grant(store, consent.CATEGORIES)
-    agent = Agent(config, store, icon_shown=lambda: tray.shown)
+    trays: list = []
+    agent = Agent(config, store, icon_shown=lambda: bool(trays) and trays[0].shown)
     tray = Tray(agent)
+    trays.append(tray)
     agent.on_change(tray.refresh)
     tray.run_detached()
     agent.start()  # as `ime-agent run` does: capture only once the icon shows
@@ -184,7 +187,7 @@ def test_first_run_asks_for_consent_before_capturing(x_tray, tmp_path):
         wait_until(lambda: not x_tray.run("xdotool", "search", "--onlyvisible", "--class", "ime-agent-consent",
                                           check=False).stdout.split(), what="the window to close")
         status = cli(x_tray, data_dir, "status").stdout
-        assert f"running (PID {agent.pid})" in status and "no consent" in status
+        assert f"running (PID {agent.pid})" in status and "until you consent" in status
     finally:
         code = stop_agent(agent)
     assert code == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ime_agent.consent import CONSENT_TEXT
-from ime_agent.consent_window import WM_CLASS, ConsentWindow
+from ime_agent.ui.consent_window import WM_CLASS, ConsentWindow
 from tray.conftest import screenshot
 from xserver import wait_until
 

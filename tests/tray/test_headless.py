@@ -9,7 +9,7 @@ import sys
 
 def test_modules_import_without_a_display():
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    code = ("import sys, ime_agent.tray, ime_agent.icons, ime_agent.consent_window, ime_agent.review_window, "
+    code = ("import sys, ime_agent.ui.tray, ime_agent.ui.icons, ime_agent.ui.consent_window, ime_agent.ui.review_window, "
             "ime_agent.instance, ime_agent.autostart, ime_agent.cli.agent; "
             "print(sorted(m for m in ('pystray', 'tkinter') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

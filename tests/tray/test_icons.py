@@ -7,7 +7,7 @@ import itertools
 import pytest
 from PIL import ImageChops, ImageStat
 
-from ime_agent.icons import STATES, icon_image
+from ime_agent.ui.icons import STATES, icon_image
 
 
 def _grey(state: str, size: int = 64):

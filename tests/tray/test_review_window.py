@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ime_agent.review_window import WM_CLASS, ReviewWindow, row
-from ime_agent.store import Summary
+from ime_agent.ui.review_window import WM_CLASS, ReviewWindow, row
+from ime_wire.summary import Summary
 from tray.conftest import screenshot
 from xserver import wait_until
 
@@ -34,7 +34,7 @@ def test_lists_summaries_and_deletes_after_confirmation(x_tray, monkeypatch):
     screenshot(x_tray, "review-window.png")
 
     answers = iter([False, True])  # the real dialog is modal; its answer is what matters here
-    monkeypatch.setattr("ime_agent.review_window.ask_delete_everything", lambda parent=None: next(answers))
+    monkeypatch.setattr("ime_agent.ui.review_window.ask_delete_everything", lambda parent=None: next(answers))
     window.delete_button.invoke()
     assert deleted == [] and len(window.table.get_children()) == 2
     window.delete_button.invoke()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from ime_agent import icons
-from ime_agent.tray import Tray
+from ime_agent.ui import icons
+from ime_agent.ui.tray import Tray
 from tray.conftest import screenshot
 from tray.fake_agent import FakeAgent
 from xserver import wait_until

@@ -1,6 +1,6 @@
 """The tray icon and its menu: a view over an :class:`AgentControl`, holding no logic.
 
-The icon and its title always show the agent's state (see :mod:`ime_agent.icons`);
+The icon and its title always show the agent's state (see :mod:`ime_agent.ui.icons`);
 the menu offers pause, resume, review, consent, delete and quit. pystray picks
 its backend itself (``PYSTRAY_BACKEND`` overrides: ``xorg``, ``gtk``,
 ``appindicator``, ``darwin``, ``win32``). Backends without a menu
@@ -13,17 +13,15 @@ importing it needs a display, and the rest of ime-agent must import headless.
 
 from __future__ import annotations
 
-import gc
-import os
 import sys
 import threading
 from typing import Callable, Protocol
 
-from ime_agent import icons
+from ime_agent import env
 from ime_agent.errors import BackendUnavailable
+from ime_agent.ui import _xorg_icon, icons, tk
 
 APP_NAME = "ime-agent"
-DOCK_RETRY_SECONDS = 2.0  # while no system tray runs, ask to be docked this often
 PAUSE_CHOICES = (("Pause 15 minutes", 15 * 60), ("Pause 1 hour", 60 * 60), ("Pause until I resume", None))
 
 
@@ -32,7 +30,7 @@ class AgentControl(Protocol):
     so anything slow or modal (windows) should hand itself to another thread."""
 
     def state(self) -> str:
-        """One of :data:`ime_agent.icons.STATES`."""
+        """One of :data:`ime_agent.ui.icons.STATES`."""
 
     def status_line(self) -> str:
         """One short line: what is captured and how many summaries today."""
@@ -57,7 +55,7 @@ class AgentControl(Protocol):
 
 def check_display() -> None:
     """Fail early, with the fix, where no desktop session can show the icon."""
-    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+    if sys.platform.startswith("linux") and not env.get("DISPLAY"):
         raise BackendUnavailable(
             "no X display: the agent shows a tray icon and needs a desktop session with DISPLAY set "
             "(Wayland sessions: run it under XWayland)"
@@ -76,7 +74,7 @@ class Tray:
             import pystray  # needs a display on X11; see the module docstring
         except Exception as exc:  # Xlib raises its own errors for a display it cannot reach
             raise BackendUnavailable(
-                f"cannot show the tray icon on display {os.environ.get('DISPLAY')!r} ({type(exc).__name__}); "
+                f"cannot show the tray icon on display {env.get('DISPLAY')!r} ({type(exc).__name__}); "
                 "check DISPLAY and that the X server runs"
             ) from None
 
@@ -86,7 +84,7 @@ class Tray:
         self.choices: ChoicesWindow | None = None  # the open no-menu window, if any
         self._thread: threading.Thread | None = None  # when run_detached
         self._running = False
-        icon_class = _clickable(pystray.Icon)
+        icon_class = _xorg_icon.clickable(pystray.Icon)
         state = control.state()
         # X11's WM_NAME is Latin-1 in pystray's xorg backend; other backends take any text.
         self._title_encoding = getattr(icon_class, "TITLE_ENCODING", None)
@@ -246,9 +244,9 @@ class ChoicesWindow:
                 pass
 
     def _run(self) -> None:
-        import tkinter as tk
+        import tkinter
 
-        root = tk.Tk(className=self.WM_CLASS)
+        root = tkinter.Tk(className=self.WM_CLASS)
         chosen: list = []
         self._build(root, chosen)
         _place_near_pointer(root)
@@ -258,16 +256,13 @@ class ChoicesWindow:
             root.mainloop()
         finally:
             self._open.clear()
-            # Tcl aborts the process if its interpreter is freed on another thread:
-            # drop every widget reference and collect here, on the Tk thread.
-            self.root, self.buttons = None, {}
             del root
-            gc.collect()
+            tk.release(self)
         for menu_item in chosen:
             menu_item(self._icon)
 
     def _build(self, root, chosen: list) -> None:
-        import tkinter as tk
+        import tkinter
 
         root.title(self.TITLE)
         root.resizable(False, False)
@@ -277,16 +272,16 @@ class ChoicesWindow:
             chosen.append(menu_item)
             root.destroy()
 
-        frame = tk.Frame(root, padx=10, pady=10)
+        frame = tkinter.Frame(root, padx=10, pady=10)
         frame.pack(fill="both")
         separator = type(self._icon.menu).SEPARATOR
         for menu_item in self._icon.menu:  # visible items only, separators collapsed
             if menu_item is separator:
-                tk.Frame(frame, height=1, bg="#bbbbbb").pack(fill="x", pady=4)
+                tkinter.Frame(frame, height=1, bg="#bbbbbb").pack(fill="x", pady=4)
             elif menu_item in self._labels:
-                tk.Label(frame, text=menu_item.text, anchor="w", fg="#444444").pack(fill="x", pady=(0, 4))
+                tkinter.Label(frame, text=menu_item.text, anchor="w", fg="#444444").pack(fill="x", pady=(0, 4))
             else:
-                button = tk.Button(frame, text=menu_item.text, anchor="w",
+                button = tkinter.Button(frame, text=menu_item.text, anchor="w",
                                    state="normal" if menu_item.enabled else "disabled",
                                    command=lambda m=menu_item: choose(m))
                 button.pack(fill="x")
@@ -306,129 +301,3 @@ def _place_near_pointer(root) -> None:
     x = max(0, min(x - width // 2, root.winfo_screenwidth() - width))
     y = max(0, min(y, root.winfo_screenheight() - height - 40))
     root.geometry(f"+{x}+{y}")
-
-
-def _clickable(icon_class):
-    """Fix what the tray needs from pystray's xorg icon; other backends are returned unchanged.
-
-    - Clicks: the icon window does not ask X for ButtonPress, so real clicks never
-      reach pystray's handler, and asking for it on that window makes the tray host
-      (GtkSocket in trayer) undock the icon. A transparent InputOnly child, larger
-      than any icon and clipped to it, takes the clicks instead; pystray's loop
-      hands every ButtonPress on its connection to ``_on_button_press``.
-    - Threads: pystray runs updates on its X thread by sending itself a message over
-      the same connection from the calling thread, and python-xlib's threaded I/O
-      then loses requests or wake-ups now and then (titles lagging a change, Quit
-      leaving the icon up, hangs). Here callers queue the update and wake the loop
-      through a pipe; the loop waits on the pipe and the X socket together, so
-      only the loop thread ever touches the X connection.
-    - Docking: asked for once, not again on every icon change.
-    - Titles are WM_NAME, which is Latin-1.
-    """
-    if icon_class.HAS_MENU or not icon_class.__module__.endswith("._xorg"):
-        return icon_class
-    import contextlib
-    import os
-    import queue
-    import select
-
-    from Xlib import X
-
-    class ClickableXorgIcon(icon_class):
-        TITLE_ENCODING = "latin-1"
-        _LOOP_METHODS = ("_show", "_hide", "_update_icon", "_update_title", "_stop")
-
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self._calls: queue.SimpleQueue = queue.SimpleQueue()
-            self._wake_read, self._wake_write = os.pipe()
-            self._closed = False
-            for name in self._LOOP_METHODS:  # replaces pystray's own dispatchers
-                setattr(self, name, self._on_loop(getattr(type(self), name).__get__(self)))
-
-        def _create_window(self):
-            window = super()._create_window()
-            self._click_window = window.create_window(
-                0, 0, 1024, 1024, 0, 0, window_class=X.InputOnly, event_mask=X.ButtonPressMask)
-            self._click_window.map()
-            return window
-
-        def _run(self):
-            try:
-                super()._run()
-            finally:
-                self._close()  # on the loop thread, the only one using the connection
-
-        def __del__(self):
-            self._close()  # pystray's own __del__ raises once the X server is gone
-
-        def _close(self):
-            if getattr(self, "_closed", True):
-                return
-            self._closed = True
-            with contextlib.suppress(Exception):
-                self._display.close()
-            os.close(self._wake_read)
-            os.close(self._wake_write)
-
-        @property
-        def docked(self) -> bool:
-            return self._systray_manager is not None
-
-        def _assert_docked(self):
-            # pystray asks to be docked again on every icon change; trayer then re-embeds
-            # the icon each time (flicker, GTK warnings). Once docked is enough.
-            if self._systray_manager is None:
-                super()._assert_docked()
-
-        def _on_loop(self, method):
-            def call():
-                if threading.current_thread() is getattr(self, "_thread", None):
-                    return method()
-                if self._closed:
-                    return None  # the loop is gone: nothing left to update
-                done, failure = threading.Event(), []
-                self._calls.put((method, done, failure))
-                try:
-                    os.write(self._wake_write, b"x")
-                except OSError:
-                    return None  # closed meanwhile
-                while not done.wait(1.0):
-                    if self._closed:
-                        return None  # the loop ended before it got to this call
-                if failure:
-                    raise failure[0]
-            return call
-
-        def _events(self):
-            """pystray's event source, also running queued calls; ends when the window is gone."""
-            display = self._display
-            while True:
-                self._run_calls()
-                # Flushing can read incoming events into Xlib's queue, so flush first, then
-                # look at the queue, and wait on the socket only when both are empty.
-                display.flush()
-                if display.pending_events():
-                    yield display.next_event()
-                    continue
-                retry = DOCK_RETRY_SECONDS if self._systray_manager is None else None
-                ready, _, _ = select.select([display.fileno(), self._wake_read], [], [], retry)
-                if self._wake_read in ready:
-                    os.read(self._wake_read, 4096)
-                if not ready and self.visible and self._systray_manager is None:
-                    self._dock_window()  # no tray host yet (a panel still starting): try again
-
-        def _run_calls(self):
-            while True:
-                try:
-                    method, done, failure = self._calls.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    method()
-                except Exception as exc:  # handed to the waiting caller
-                    failure.append(exc)
-                finally:
-                    done.set()
-
-    return ClickableXorgIcon

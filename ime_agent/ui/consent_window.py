@@ -15,10 +15,10 @@ choice. Nothing is agreed to until Confirm; closing the window or Escape is
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass
 
 from ime_agent.consent import CONSENT_TEXT, DEFAULT_CATEGORIES
+from ime_agent.ui import tk
 
 
 @dataclass(frozen=True)
@@ -47,45 +47,45 @@ class ConsentWindow:
 
     def __init__(self, text: str = CONSENT_TEXT, categories=CATEGORIES, initial: dict[str, bool] | None = None,
                  master=None):
-        import tkinter as tk
+        import tkinter
 
         self.result: dict[str, bool] | None = None
         self.done = False
-        self.root = tk.Tk(className=WM_CLASS) if master is None else tk.Toplevel(master)
+        self.root = tkinter.Tk(className=WM_CLASS) if master is None else tkinter.Toplevel(master)
         root = self.root
         root.title(TITLE)
         root.protocol("WM_DELETE_WINDOW", self.not_now)
         root.bind("<Escape>", lambda _e: self.not_now())  # no Return binding: consent is never a stray key
 
-        body = tk.Frame(root, padx=16, pady=12)
+        body = tkinter.Frame(root, padx=16, pady=12)
         body.pack(fill="both", expand=True)
-        tk.Label(body, text="Before ime-agent watches anything", font=("TkDefaultFont", 13, "bold"),
+        tkinter.Label(body, text="Before ime-agent watches anything", font=("TkDefaultFont", 13, "bold"),
                  anchor="w").pack(fill="x")
 
         # Packed from the bottom up before the text, so on a small screen the text
         # (which scrolls) shrinks and the choices and buttons stay visible.
-        buttons = tk.Frame(body, pady=10)
+        buttons = tkinter.Frame(body, pady=10)
         buttons.pack(side="bottom", fill="x")
-        self.confirm_button = tk.Button(buttons, text="Confirm", width=12, command=self.confirm)
+        self.confirm_button = tkinter.Button(buttons, text="Confirm", width=12, command=self.confirm)
         self.confirm_button.pack(side="right")
-        self.not_now_button = tk.Button(buttons, text="Not now", width=12, command=self.not_now)
+        self.not_now_button = tkinter.Button(buttons, text="Not now", width=12, command=self.not_now)
         self.not_now_button.pack(side="right", padx=(0, 8))
 
-        choices = tk.Frame(body)
+        choices = tkinter.Frame(body)
         choices.pack(side="bottom", fill="x")
-        tk.Label(choices, text="Which kinds of intent may be summarised and shared with your study?",
+        tkinter.Label(choices, text="Which kinds of intent may be summarised and shared with your study?",
                  anchor="w").pack(fill="x")
-        self.values: dict[str, tk.BooleanVar] = {}
-        self.boxes: dict[str, tk.Checkbutton] = {}
+        self.values: dict[str, tkinter.BooleanVar] = {}
+        self.boxes: dict[str, tkinter.Checkbutton] = {}
         for category in categories:
             on = initial.get(category.key, False) if initial is not None else category.key in DEFAULT_CATEGORIES
-            var = tk.BooleanVar(master=root, value=on)
-            box = tk.Checkbutton(choices, text=f"{category.label}: {category.detail}", variable=var, anchor="w")
+            var = tkinter.BooleanVar(master=root, value=on)
+            box = tkinter.Checkbutton(choices, text=f"{category.label}: {category.detail}", variable=var, anchor="w")
             box.pack(fill="x", padx=(8, 0))
             self.values[category.key] = var
             self.boxes[category.key] = box
 
-        self.text = tk.Text(body, wrap="word", width=88, height=len(text.splitlines()) + 1, relief="flat",
+        self.text = tkinter.Text(body, wrap="word", width=88, height=len(text.splitlines()) + 1, relief="flat",
                             padx=4, pady=6, background=root.cget("background"), highlightthickness=0)
         self.text.insert("1.0", text)
         self.text.configure(state="disabled")  # read-only, but still selectable and scrollable
@@ -107,24 +107,11 @@ class ConsentWindow:
         self.root.destroy()
 
     def run(self) -> dict[str, bool] | None:
-        """Wait for the answer; afterwards the widgets are gone (see :func:`release_tk`)."""
+        """Wait for the answer; afterwards the widgets are gone (see :func:`ime_agent.ui.tk.release`)."""
         if not self.done:
             self.root.wait_window(self.root)
-        release_tk(self)
+        tk.release(self)
         return self.result
-
-
-def release_tk(window) -> None:
-    """Drop a finished window's Tk objects and collect them on this thread.
-
-    Tcl aborts the process if an interpreter is freed on another thread than the one
-    that made it, and the tray opens windows from several threads.
-    """
-    for name in ("root", "values", "boxes", "text", "table", "confirm_button", "not_now_button",
-                 "delete_button"):
-        if hasattr(window, name):
-            setattr(window, name, None)
-    gc.collect()
 
 
 def ask_consent(initial: dict[str, bool] | None = None, text: str = CONSENT_TEXT) -> dict[str, bool] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from ime_agent.consent_window import release_tk
+from ime_agent.ui import tk
 
 TITLE = "ime-agent: your summaries"
 WM_CLASS = "ime-agent-review"
@@ -32,25 +32,25 @@ class ReviewWindow:
     """A read-only table of the kept summaries, with "Delete all…" and "Close"."""
 
     def __init__(self, summaries: Iterable, on_delete_all: Callable[[], object], master=None):
-        import tkinter as tk
+        import tkinter
         from tkinter import ttk
 
         self._on_delete_all = on_delete_all
         self.done = False
-        self.root = tk.Tk(className=WM_CLASS) if master is None else tk.Toplevel(master)
+        self.root = tkinter.Tk(className=WM_CLASS) if master is None else tkinter.Toplevel(master)
         self.root.title(TITLE)
         self.root.protocol("WM_DELETE_WINDOW", self.close)
         self.root.bind("<Escape>", lambda _e: self.close())
-        frame = tk.Frame(self.root, padx=12, pady=10)
+        frame = tkinter.Frame(self.root, padx=12, pady=10)
         frame.pack(fill="both", expand=True)
         rows = [row(s) for s in summaries]
-        tk.Label(frame, anchor="w", text=f"{len(rows)} summaries kept on this device. "
+        tkinter.Label(frame, anchor="w", text=f"{len(rows)} summaries kept on this device. "
                  "This is everything that could be shared with your study; your typed text is never kept."
                  ).pack(fill="x", pady=(0, 6))
-        buttons = tk.Frame(frame, pady=8)
+        buttons = tkinter.Frame(frame, pady=8)
         buttons.pack(side="bottom", fill="x")
-        tk.Button(buttons, text="Close", width=12, command=self.close).pack(side="right")
-        self.delete_button = tk.Button(buttons, text="Delete all…", width=12, command=self.delete_all,
+        tkinter.Button(buttons, text="Close", width=12, command=self.close).pack(side="right")
+        self.delete_button = tkinter.Button(buttons, text="Delete all…", width=12, command=self.delete_all,
                                        state="normal" if rows else "disabled")
         self.delete_button.pack(side="left")
         self.table = ttk.Treeview(frame, columns=[c for c, _, _ in COLUMNS], show="headings", height=14)
@@ -75,10 +75,10 @@ class ReviewWindow:
         self.root.destroy()
 
     def run(self) -> None:
-        """Wait until closed; afterwards the widgets are gone (see :func:`release_tk`)."""
+        """Wait until closed; afterwards the widgets are gone (see :func:`ime_agent.ui.tk.release`)."""
         if not self.done:
             self.root.wait_window(self.root)
-        release_tk(self)
+        tk.release(self)
 
 
 def ask_delete_everything(parent=None) -> bool:

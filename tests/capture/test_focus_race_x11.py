@@ -1,0 +1,145 @@
+"""Capture fails closed on X11: no key typed into a password window is ever kept.
+
+Xvfb + openbox, keys typed by xdotool with no delay right after a focus change or a
+title change, as password-manager auto-type does. Every test types secrets into a
+window that must not be captured and a sentinel into one that may, and asserts
+that the only segments are sentinels: zero characters of any secret.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from capture.test_live_x11 import segments, start_capture, stop_capture
+from xserver import wait_until, xvfb
+
+pytestmark = pytest.mark.x11
+
+ROUNDS = 50
+
+
+def test_keys_typed_right_after_activating_a_password_window_are_never_kept():
+    with xvfb() as x:
+        scratch = x.window("scratch", "Scratch")
+        vault = x.window("vault", "Password required")
+        proc, out, err = start_capture(x, "--idle-commit", "2")
+        try:
+            for i in range(ROUNDS):
+                x.xdotool("windowactivate", "--sync", scratch)
+                # Activation and typing in one xdotool call: the keys race the focus change.
+                x.xdotool("windowactivate", vault, "type", "--delay", "0", f"pwrace{i}x hunter2")
+                x.xdotool("key", "Return")
+            x.xdotool("windowactivate", "--sync", scratch)
+            x.xdotool("type", "--delay", "0", "sentinel")
+            x.xdotool("key", "Return")
+            out.wait_for(lambda line: "sentinel" in line, 30, "the sentinel")
+        finally:
+            stop_capture(proc)
+        out.rest()
+        err.rest()
+    assert segments(out.lines) == [("sentinel", "scratch", "enter")]
+    assert "hunter" not in "\n".join(out.lines + err.lines)
+
+
+def test_a_title_changed_in_place_applies_from_that_key_on():
+    with xvfb() as x:
+        notes = x.window("notesapp", "Notes")
+        proc, out, err = start_capture(x, "--idle-commit", "2")
+        try:
+            x.activate(notes)
+            err.wait_for(lambda line: line == "focus: notesapp", what="focus on notes")
+            for i in range(20):
+                # Rename the focused window to a sign-in prompt and type at once.
+                x.xdotool("set_window", "--name", "Sign in", notes, "type", "--delay", "0", f"tl{i}q secret")
+                x.xdotool("key", "Return")
+                x.xdotool("set_window", "--name", "Notes", notes)
+            x.xdotool("type", "--delay", "0", "sentinel")
+            x.xdotool("key", "Return")
+            out.wait_for(lambda line: "sentinel" in line, 30, "the sentinel")
+        finally:
+            stop_capture(proc)
+        out.rest()
+        err.rest()
+    assert segments(out.lines) == [("sentinel", "notesapp", "enter")]
+
+
+def test_a_denied_app_activated_and_typed_into_at_once_gives_nothing():
+    with xvfb() as x:
+        scratch = x.window("scratch", "Scratch")
+        manager = x.window("keepassxc", "Passwords.kdbx")
+        proc, out, err = start_capture(x, "--idle-commit", "2")
+        try:
+            for i in range(ROUNDS):
+                x.xdotool("windowactivate", "--sync", scratch)
+                x.xdotool("windowactivate", manager, "type", "--delay", "0", f"kp{i}z s3cret")
+                x.xdotool("key", "Return")
+            x.xdotool("windowactivate", "--sync", scratch)
+            x.xdotool("type", "--delay", "0", "sentinel")
+            x.xdotool("key", "Return")
+            out.wait_for(lambda line: "sentinel" in line, 30, "the sentinel")
+        finally:
+            stop_capture(proc)
+        out.rest()
+        err.rest()
+    assert segments(out.lines) == [("sentinel", "scratch", "enter")]
+
+
+@pytest.mark.parametrize("connection", ["query", "record"])
+def test_losing_an_x_connection_mid_typing_drops_everything_after_it(connection, monkeypatch):
+    """The source's X connection is killed by the server (as when it breaks): what was typed
+    before is kept, nothing after it, and the source reports itself dead."""
+    from Xlib import display as xdisplay
+    from Xlib.protocol import request
+
+    from ime_agent.capture import _xorg
+    from ime_agent.capture.live import LiveCapture
+
+    with xvfb() as x:
+        notes = x.window("notes", "Notes")
+        x.activate(notes)
+        got, health = [], []
+        monkeypatch.setenv("DISPLAY", x.display)
+        source = _xorg.source()
+        live = LiveCapture(source, got.append, idle_commit=5, on_health=health.append)
+        live.start()
+        try:
+            focused = []
+            live._on_focus = lambda app, blocked: focused.append(app)
+            x.activate(x.window("other", "Other"))
+            x.activate(notes)
+            wait_until(lambda: focused and focused[-1] == "notes", what="focus on notes")
+            x.xdotool("type", "--delay", "0", "before the break")
+            x.xdotool("key", "Return")
+            wait_until(lambda: got, what="the first segment")
+            killer = xdisplay.Display(x.display)
+            resource = source.query_resource() if connection == "query" else source.record_resource()
+            request.KillClient(display=killer.display, resource=resource)
+            killer.sync()
+            killer.close()
+            x.xdotool("type", "--delay", "0", "after the break")
+            x.xdotool("key", "Return")
+            wait_until(lambda: health == [False], what="capture to report the source dead")
+            assert not source.alive()
+        finally:
+            live.stop()
+    assert [s.text for s in got] == ["before the break"]
+
+
+def test_a_window_made_after_capture_started_is_seen_before_any_key():
+    """A new window can get focus before the source has asked for its focus events (the test window,
+    unlike real toolkits, asks for none): the window manager's _NET_ACTIVE_WINDOW tells the source to
+    look, so focus is known before the first key and nothing typed is lost."""
+    with xvfb() as x:
+        proc, out, err = start_capture(x, "--idle-commit", "2")
+        try:
+            for i in range(5):
+                window = x.window(f"fresh{i}", f"Fresh window {i}")
+                x.activate(window)
+                err.wait_for(lambda line, i=i: line == f"focus: fresh{i}", what=f"focus on fresh{i}")
+                x.xdotool("type", "--delay", "0", f"first keys count {i}")
+                x.xdotool("key", "Return")
+                out.wait_for(lambda line, i=i: f"first keys count {i}" in line, what=f"segment {i}")
+        finally:
+            stop_capture(proc)
+        out.rest()
+    assert [text for text, _app, _reason in segments(out.lines)] == [f"first keys count {i}" for i in range(5)]

@@ -70,7 +70,7 @@ def _events(path):
         yield event
     if not any_event:
         raise SessionFormatError(f"{path}: no events (empty file); pass a recorded session (format: "
-                                 "shared/docs/key-events.md)")
+                                 "docs/key-events.md)")
 
 
 def typed_texts(path: Path | str) -> list[str]:

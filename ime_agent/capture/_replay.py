@@ -1,4 +1,4 @@
-"""Recorded key-event sessions (format v1, shared/docs/key-events.md).
+"""Recorded key-event sessions (formats v1 and v2, docs/key-events.md).
 
 Reading validates every line and raises :class:`SessionFormatError` naming the
 file and line and how to fix it. Error messages never quote the line: it may
@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ime_agent.capture._base import CLICK, FOCUS, PRESS, RELEASE, TEXT, KeyEvent, Segment
+from ime_agent.capture._base import (
+    CARET, CLICK, DELETE, FIELD, FOCUS, INSERT, PRESS, RELEASE, TEXT, KeyEvent, Segment,
+)
 from ime_agent.capture.guards import GuardFilter, Guards, PauseState
 from ime_agent.capture.text import DEFAULT_IDLE_COMMIT, Reconstructor
 from ime_agent.errors import SessionFormatError
 
-_HINT = "fix or remove that line (format: shared/docs/key-events.md)"
+_HINT = "fix or remove that line (format: docs/key-events.md)"
 
 
 def parse_event(obj: object) -> KeyEvent:
@@ -46,7 +48,54 @@ def parse_event(obj: object) -> KeyEvent:
         if not isinstance(text, str):
             raise ValueError("a text event needs a string 'text'")
         return KeyEvent(float(t), TEXT, text=text)
-    raise ValueError("'type' must be one of press, release, focus, click, text")
+    raise ValueError("'type' must be one of press, release, focus, click, text, field, insert, delete, caret")
+
+
+def _offset(obj: dict, name: str) -> int:
+    value = obj.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"a {obj['type']} event needs a non-negative integer {name!r}")
+    return value
+
+
+def _optional_pid(obj: dict) -> int | None:
+    pid = obj.get("pid")
+    if pid is not None and (isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0):
+        raise ValueError("'pid' must be a positive integer when given")
+    return pid
+
+
+def parse_event_v2(obj: object) -> KeyEvent:
+    """Like :func:`parse_event`, for format v2: v1 events (a focus may name its
+    ``pid``) plus field, insert, delete and caret events."""
+    if not isinstance(obj, dict):
+        raise ValueError("expected a JSON object")
+    kind = obj.get("type")
+    if kind not in (FIELD, INSERT, DELETE, CARET):
+        event = parse_event(obj)
+        if kind == FOCUS and "pid" in obj:
+            return replace(event, pid=_optional_pid(obj))
+        return event
+    event = parse_event({"t": obj.get("t"), "type": CLICK})  # validates 't' alone
+    if kind == FIELD:
+        app, title, secure = obj.get("app"), obj.get("title", ""), obj.get("secure")
+        role, toolkit, reports = obj.get("role"), obj.get("toolkit"), obj.get("reports_text", False)
+        if not isinstance(app, str) or not isinstance(title, str) or not isinstance(secure, bool):
+            raise ValueError("a field event needs string 'app', string 'title' and boolean 'secure'")
+        if not isinstance(role, str) or not (toolkit is None or isinstance(toolkit, str)):
+            raise ValueError("a field event needs a string 'role' (and 'toolkit', if given, a string)")
+        if not isinstance(reports, bool):
+            raise ValueError("'reports_text' must be true or false")
+        return KeyEvent(event.t, FIELD, app=app, title=title, secure=secure, role=role, toolkit=toolkit,
+                        reports_text=reports, pid=_optional_pid(obj))
+    if kind == INSERT:
+        text = obj.get("text")
+        if not isinstance(text, str) or not text:
+            raise ValueError("an insert event needs a non-empty string 'text'")
+        return KeyEvent(event.t, INSERT, offset=_offset(obj, "offset"), text=text)
+    if kind == DELETE:
+        return KeyEvent(event.t, DELETE, offset=_offset(obj, "offset"), length=_offset(obj, "length"))
+    return KeyEvent(event.t, CARET, offset=_offset(obj, "offset"))
 
 
 def iter_events(path: Path | str) -> Iterator[KeyEvent]:
@@ -59,7 +108,7 @@ def iter_events(path: Path | str) -> Iterator[KeyEvent]:
                 if not line.strip():
                     continue
                 try:
-                    event = parse_event(json.loads(line))
+                    event = parse_event_v2(json.loads(line))
                 except json.JSONDecodeError:
                     raise SessionFormatError(f"{path}:{lineno}: not valid JSON; {_HINT}") from None
                 except ValueError as exc:

@@ -49,8 +49,8 @@ def test_replay_errors_are_one_line(tmp_path):
     result = CliRunner().invoke(main, ["replay", str(bad)])
     assert result.exit_code == 1
     assert result.output.strip() == (
-        f"Error: {bad}:2: 'type' must be one of press, release, focus, click, text; "
-        "fix or remove that line (format: shared/docs/key-events.md)"
+        f"Error: {bad}:2: 'type' must be one of press, release, focus, click, text, field, insert, delete, caret; "
+        "fix or remove that line (format: docs/key-events.md)"
     )
     result = CliRunner().invoke(main, ["replay", str(tmp_path / "missing.jsonl")])
     assert "no such file" in result.output and result.exit_code == 1

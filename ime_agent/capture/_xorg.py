@@ -68,6 +68,7 @@ class _WindowTracker(threading.Thread):
         atom = self._display.intern_atom
         self._net_active = atom("_NET_ACTIVE_WINDOW")
         self._net_name = atom("_NET_WM_NAME")
+        self._net_pid = atom("_NET_WM_PID")
         self._utf8 = atom("UTF8_STRING")
         self._title_atoms = {self._net_name, Xatom.WM_NAME}
         self._watched = None
@@ -124,9 +125,9 @@ class _WindowTracker(threading.Thread):
         try:
             window = self._focused_window()
             if window is None or window == self._root:
-                app, title = None, ""
+                app, title, pid = None, "", None
             else:
-                app, title = _app_id(window), self._title(window)
+                app, title, pid = _app_id(window), self._title(window), _window_pid(window, self._net_pid)
                 if window != self._watched:
                     # Titles change in place (browser tabs, "Password:" prompts): watch them.
                     window.change_attributes(event_mask=self._X.PropertyChangeMask)
@@ -135,7 +136,7 @@ class _WindowTracker(threading.Thread):
             return  # the window vanished between event and query; the next event tells more
         if (app, title) != self._last:
             self._last = (app, title)
-            self._emit(KeyEvent(self._clock(), FOCUS, app=app or "unknown", title=title, secure=False))
+            self._emit(KeyEvent(self._clock(), FOCUS, app=app or "unknown", title=title, secure=False, pid=pid))
 
     def _title(self, window) -> str:
         prop = window.get_full_property(self._net_name, self._utf8)
@@ -154,6 +155,14 @@ def _app_id(window) -> str | None:
         return None
     instance, cls = wm_class
     return (cls or instance or "").lower() or None
+
+
+def _window_pid(window, net_wm_pid) -> int | None:
+    """The window's process (EWMH ``_NET_WM_PID``), to match it with its accessibility app."""
+    from Xlib import X
+
+    prop = window.get_full_property(net_wm_pid, X.AnyPropertyType)
+    return int(prop.value[0]) if prop and len(prop.value) else None
 
 
 def source(clock=time.monotonic) -> PynputSource:

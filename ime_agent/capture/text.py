@@ -157,6 +157,7 @@ class Reconstructor:
         self._held_events = None
         self._expected.clear()
         self._before_hold = 0
+        self._awaiting_field = False
         self._reset()
 
     # -- key handling -----------------------------------------------------
@@ -313,7 +314,10 @@ class Reconstructor:
     # expectations are open is held, with everything after it, until edits have
     # answered them (those edits go first) or ``edit_settle`` seconds pass.
     # Input-method composition keys are answered by the one insert of the
-    # commit, or time out.
+    # commit, or time out. Likewise the window tracker reports a new window
+    # before the bus reports its field: once the bus has reported any field,
+    # events after a window focus wait up to ``edit_settle`` for that window's
+    # field, so keys typed there are judged by the right source.
 
     def _init_fields(self, edit_settle: float) -> None:
         self._settle_time = edit_settle
@@ -322,8 +326,10 @@ class Reconstructor:
         self._edits = False
         self._span_start = 0
         self._expected: deque[tuple[float, str]] = deque()  # (time, INSERT | DELETE), oldest first
-        self._held_events: list[KeyEvent] | None = None
+        self._held_events: list[KeyEvent] | None = None  # the first is the event that began the hold
         self._before_hold = 0  # how many of _expected were open when the hold began
+        self._awaiting_field = False  # the hold waits for a field event, until _field_wait_until
+        self._field_wait_until = 0.0
 
     def _resolve_focus(self) -> None:
         window = self._window
@@ -379,7 +385,17 @@ class Reconstructor:
         return False
 
     def _dispatch(self, event: KeyEvent) -> None:
-        if self._held_events is not None:
+        held = self._held_events
+        if held is not None and self._awaiting_field:
+            if event.type == FIELD:
+                # The field belongs to the window focused last: it goes right after that focus.
+                at = max(i for i, e in enumerate(held) if e.type == FOCUS) + 1
+                held.insert(at, event)
+                self._release_hold()
+            else:
+                held.append(event)
+            return
+        if held is not None:
             if event.type in (INSERT, DELETE) and self._answer(event, self._before_hold):
                 self._apply(event)  # caused before the held commit: it goes first
                 if self._before_hold == 0:
@@ -390,6 +406,11 @@ class Reconstructor:
         if self._edits and self._expected and self._would_commit(event):
             self._held_events = [event]
             self._before_hold = len(self._expected)
+            return
+        if event.type == FOCUS and self._field is not None and not field_applies(event, self._field):
+            self._held_events = [event]
+            self._awaiting_field = True
+            self._field_wait_until = event.t + self._settle_time
             return
         if event.type in (INSERT, DELETE):
             self._answer(event, len(self._expected))
@@ -422,11 +443,20 @@ class Reconstructor:
             self._expected.popleft()
             if self._held_events is not None and self._before_hold:
                 self._before_hold -= 1
-        if self._held_events is not None and self._before_hold == 0:
+        if self._held_events is None:
+            return
+        if self._awaiting_field:
+            if now >= self._field_wait_until - _EPSILON:
+                self._release_hold()
+        elif self._before_hold == 0:
             self._release_hold()
 
     def _hold_deadline(self) -> float | None:
-        if self._held_events is None or not self._before_hold:
+        if self._held_events is None:
+            return None
+        if self._awaiting_field:
+            return self._field_wait_until
+        if not self._before_hold:
             return None
         return self._expected[self._before_hold - 1][0] + self._settle_time
 
@@ -438,7 +468,9 @@ class Reconstructor:
             self._expected.popleft()  # unanswered: their edits, if any, come after the commit
         self._held_events = None
         self._before_hold = 0
-        for event in held:
+        self._awaiting_field = False
+        self._apply(held[0])  # already judged: it began the hold
+        for event in held[1:]:
             self._dispatch(event)  # may start a new hold; the rest then joins it
 
     def _edit(self, event: KeyEvent) -> None:

@@ -91,9 +91,10 @@ class Desktop:
     def accessibility_bus_pid(self) -> int:
         """The accessibility bus daemon: the launcher's child dbus-daemon."""
         launcher = next(p for p in self._groups if p.args[0] == self._launcher)
-        for child in Path(f"/proc/{launcher.pid}/task/{launcher.pid}/children").read_text().split():
-            if Path(f"/proc/{child}/comm").read_text().strip() == "dbus-daemon":
-                return int(child)
+        for task in Path(f"/proc/{launcher.pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                if Path(f"/proc/{child}/comm").read_text().strip() in ("dbus-daemon", "dbus-broker"):
+                    return int(child)
         raise AssertionError("the accessibility bus daemon was not found")
 
     def gtk_window(self, title: str, *options: str, env: dict[str, str] | None = None):

@@ -40,13 +40,16 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
-SECURE_ROLES = frozenset(("password text",))
+ROLE_PASSWORD_TEXT = 40  # AtspiRole; decide by number: Qt 5 names a password field "text"
+PASSWORD_ROLE_NAME = "password text"
 # Object attributes by which apps mark a field secret without the password role
 # (browsers expose an <input type=password> this way too).
 SECURE_ATTRIBUTES = frozenset((("text-input-type", "password"),))
 UNKNOWN_ROLE = "unknown"
 
-_STATE_EDITABLE = 7  # AtspiStateType bit numbers, in the first of GetState's two words
+# AtspiStateType bits (in the first word of GetState's answer)
+_STATE_ACTIVE, _STATE_EDITABLE, _STATE_FOCUSED, _STATE_SHOWING = 1, 7, 12, 25
+_MAX_WALK = 2000  # objects visited looking for the focus at start
 _WINDOW_ROLES = frozenset(("frame", "window", "dialog", "alert", "file chooser"))
 _QUERY_TIMEOUT = 1.0  # seconds an app may take to answer before its field counts as secure
 _MAX_DEPTH = 32  # parents walked up from a field to its window
@@ -228,8 +231,57 @@ class AtspiSource:
             ) from None
         self._conn = conn
         self._emit = emit
+        try:
+            self._discover_focus()
+        except (OSError, TimeoutError) as exc:
+            conn.close()
+            raise BackendUnavailable(f"the accessibility bus closed while starting ({type(exc).__name__})") from None
         self._thread = threading.Thread(target=self._run, name="ime-agent-atspi", daemon=True)
         self._thread.start()
+
+    def _discover_focus(self) -> None:
+        """Fields already focused when capture starts (their focus events went by
+        unheard): in every app with an active window, the focused object found by
+        a bounded walk; an app whose focus cannot be found gets a secure field
+        until its next focus event."""
+        try:
+            (apps,) = _call(self._conn, "org.a11y.atspi.Registry", "/org/a11y/atspi/accessible/root",
+                            _ACCESSIBLE, "GetChildren")
+        except _Unreadable:
+            return
+        for sender, root in apps:
+            try:
+                (windows,) = _call(self._conn, sender, root, _ACCESSIBLE, "GetChildren")
+                active = [w for w in windows if self._states(w) & (1 << _STATE_ACTIVE)]
+            except (_Unreadable, ValueError, TypeError):
+                continue
+            if not active:
+                continue
+            focused = self._focused_in(active)
+            if focused is not None:
+                self._focus(focused)
+                continue
+            app, toolkit, pid = self._app(sender)
+            self._emit(KeyEvent(self._clock(), FIELD, app=app, title="", role=UNKNOWN_ROLE, toolkit=toolkit,
+                                pid=pid, secure=True, reports_text=False))
+
+    def _focused_in(self, windows: list) -> tuple[str, str] | None:
+        """The focused object under these windows, breadth first, at most _MAX_WALK objects."""
+        queue, seen = deque((w[0], w[1]) for w in windows), 0
+        while queue and seen < _MAX_WALK:
+            node = queue.popleft()
+            seen += 1
+            try:
+                states = self._states(node)
+                if states & (1 << _STATE_FOCUSED):
+                    return node
+                if node[1] != windows[0][1] and not states & (1 << _STATE_SHOWING):
+                    continue
+                (children,) = _call(self._conn, node[0], node[1], _ACCESSIBLE, "GetChildren")
+            except (_Unreadable, ValueError, TypeError):
+                return None
+            queue.extend((c[0], c[1]) for c in children)
+        return None
 
     @staticmethod
     def _register(conn, event: str) -> None:
@@ -306,7 +358,7 @@ class AtspiSource:
             states = self._states(key)
         except _Unreadable:
             return False
-        if not states & (1 << 12):  # ATSPI_STATE_FOCUSED
+        if not states & (1 << _STATE_FOCUSED):
             return False
         self._focus(key)
         return key == self._focused
@@ -335,17 +387,20 @@ class AtspiSource:
         if field is None:
             sender, path = key
             try:
-                (role,) = _call(self._conn, sender, path, _ACCESSIBLE, "GetRoleName")
+                (number,) = _call(self._conn, sender, path, _ACCESSIBLE, "GetRole")
+                (name,) = _call(self._conn, sender, path, _ACCESSIBLE, "GetRoleName")
                 (attributes,) = _call(self._conn, sender, path, _ACCESSIBLE, "GetAttributes")
             except _Unreadable:
                 field = _Field(UNKNOWN_ROLE, True, None)  # role unknown: fail closed
             else:
+                password = number == ROLE_PASSWORD_TEXT or name == PASSWORD_ROLE_NAME
                 marked = any((k.casefold(), v.casefold()) in SECURE_ATTRIBUTES for k, v in attributes.items())
-                field = _Field(role, role in SECURE_ROLES or marked, self._window_of(sender, path))
+                field = _Field(PASSWORD_ROLE_NAME if password else name, password or marked,
+                               self._window_of(sender, path))
             self._fields[key] = field
         return field
 
-    def _states(self, key: tuple[str, str]) -> int:
+    def _states(self, key) -> int:
         sender, path = key
         (words,) = _call(self._conn, sender, path, _ACCESSIBLE, "GetState")
         return words[0] if words else 0

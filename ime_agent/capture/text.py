@@ -301,9 +301,10 @@ class Reconstructor:
 
     # -- format v2: fields that report their own text ---------------------
     #
-    # A ``field`` event says where the accessibility bus sees keyboard focus; it
-    # applies to the focused window when both come from the same process (see
-    # field_applies). In an applying field that reports its text, the buffer is
+    # A ``field`` event says where the accessibility bus sees keyboard focus in
+    # one process; the last field of each process is kept, and the one of the
+    # focused window's process applies (see field_applies). A field without a
+    # process (the bus is gone) replaces them all and applies everywhere. In an applying field that reports its text, the buffer is
     # the span of text inserted since the last commit (``_left``, starting at
     # field offset ``_span_start``), kept up to date by insert / delete events;
     # keystrokes only commit (Enter, Tab, ...). A secure field keeps nothing.
@@ -322,7 +323,9 @@ class Reconstructor:
     def _init_fields(self, edit_settle: float) -> None:
         self._settle_time = edit_settle
         self._window: KeyEvent | None = None
-        self._field: KeyEvent | None = None
+        self._field: KeyEvent | None = None  # the field of the focused window, if any
+        self._fields: dict[int | None, KeyEvent] = {}  # the last field of each process
+        self._latest_field: KeyEvent | None = None
         self._edits = False
         self._span_start = 0
         self._expected: deque[tuple[float, str]] = deque()  # (time, INSERT | DELETE), oldest first
@@ -331,18 +334,33 @@ class Reconstructor:
         self._awaiting_field = False  # the hold waits for a field event, until _field_wait_until
         self._field_wait_until = 0.0
 
+    def _field_of(self, window: KeyEvent | None) -> KeyEvent | None:
+        fields = self._fields
+        if None in fields:
+            return fields[None]
+        if window is None:
+            return self._latest_field
+        if window.pid is not None:
+            return fields.get(window.pid)
+        return next((f for f in reversed(fields.values()) if field_applies(window, f)), None)
+
     def _resolve_focus(self) -> None:
         window = self._window
-        field = self._field if field_applies(window, self._field) else None
+        field = self._field = self._field_of(window)
         self._app = window.app if window is not None else (field.app if field is not None else None)
         self._secure = bool((window is not None and window.secure) or (field is not None and field.secure))
         self._edits = field is not None and field.reports_text and not self._secure
 
     def _change_field(self, event: KeyEvent) -> None:
-        applied = field_applies(self._window, self._field)
-        if applied or field_applies(self._window, event):
+        if self._field is not None or field_applies(self._window, event):
             self._commit(FOCUS, event.t)
-        self._field = event
+        if event.pid is None:
+            self._fields.clear()
+        else:
+            self._fields.pop(None, None)
+            self._fields.pop(event.pid, None)  # re-inserted last: the newest field of all
+        self._fields[event.pid] = event
+        self._latest_field = event
         self._resolve_focus()
 
     def _field_key(self, key: str) -> str | None:
@@ -407,7 +425,7 @@ class Reconstructor:
             self._held_events = [event]
             self._before_hold = len(self._expected)
             return
-        if event.type == FOCUS and self._field is not None and not field_applies(event, self._field):
+        if event.type == FOCUS and self._fields and self._field_of(event) is None:
             self._held_events = [event]
             self._awaiting_field = True
             self._field_wait_until = event.t + self._settle_time

@@ -41,7 +41,8 @@ def main() -> None:
             print(line, file=stream, flush=True)
 
     accessibility = _atspi.source()
-    sources = [accessibility] if "--no-keys" in args else [_xorg.source(), accessibility]
+    # The accessibility source first: it learns the focused field before any key is heard.
+    sources = [accessibility] if "--no-keys" in args else [accessibility, _xorg.source()]
 
     def on_segment(segment):
         say(json.dumps({"text": segment.text, "app": segment.app, "reason": segment.reason},

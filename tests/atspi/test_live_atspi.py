@@ -8,6 +8,7 @@ asserts the exact segments it prints.
 from __future__ import annotations
 
 import json
+import os
 import signal
 
 import pytest
@@ -66,3 +67,48 @@ def test_input_method_commit_gives_the_committed_chinese_and_focus_change_commit
         print("\n".join(err.lines))
     assert segments == [("国庆去大理", "gtk_field.py", "enter"), ("下周 ok", "gtk_field.py", "focus"),
                         ("see you", "gtk_field.py", "enter")]
+
+
+def test_password_fields_give_nothing_even_in_a_window_titled_notes():
+    with desktop(qt=True) as d:
+        # Qt joins the bus only if told so when it starts (the agent sets the desktop flag).
+        qt, qt_pid = d.qt_window("Notes", "--password")
+        proc, out, err = d.start_capture()
+        d.x.activate(d.x.xdotool("search", "--pid", str(qt_pid)).split()[0])
+        err.wait_for(lambda line: line == "field: qt_field.py [password text] secure", what="Qt password field")
+        d.x.xdotool("type", "--delay", "5", SECRET + "-qt")
+        d.x.xdotool("key", "Return")
+        gtk = d.gtk_window("Notes", "--password")
+        err.wait_for(lambda line: line == "field: gtk_field.py [password text] secure", what="GTK password field")
+        d.x.xdotool("type", "--delay", "5", SECRET + "-gtk")
+        d.x.xdotool("key", "Return")
+        plain = d.gtk_window("Notes")
+        err.wait_for(lambda line: line == "field: gtk_field.py [text] text", what="plain field")
+        d.x.xdotool("type", "--delay", "5", "visible")
+        d.x.xdotool("key", "Return")
+        out.wait_for(lambda line: "visible" in line, what="plain segment")
+        segments = stop(proc, out, err)
+    assert segments == [("visible", "gtk_field.py", "enter")]
+    assert SECRET not in "\n".join(out.lines + err.lines)
+
+
+def test_accessibility_bus_killed_mid_typing_drops_everything_after_it():
+    with desktop() as d:
+        proc, out, err = d.start_capture()
+        d.gtk_window("Notes")
+        err.wait_for(lambda line: line.startswith("field: gtk_field.py [text] text"), what="entry field")
+        d.x.xdotool("type", "--delay", "5", "before the loss")
+        d.x.xdotool("key", "Return")
+        out.wait_for(lambda line: "before the loss" in line, what="segment before the loss")
+        d.x.xdotool("type", "--delay", "5", "typed while")
+        bus = d.accessibility_bus_pid()
+        os.kill(bus, signal.SIGKILL)
+        err.wait_for(lambda line: line == "field: unknown [unknown] secure", what="the source to notice")
+        d.x.xdotool("type", "--delay", "5", SECRET)
+        d.x.xdotool("key", "Return")
+        d.gtk_window("Chat")  # even a new window's keystrokes are dropped
+        d.x.xdotool("type", "--delay", "5", SECRET)
+        d.x.xdotool("key", "Return")
+        segments = stop(proc, out, err)
+    assert segments == [("before the loss", "gtk_field.py", "enter"), ("typed while", "gtk_field.py", "focus")]
+    assert SECRET not in "\n".join(out.lines + err.lines)

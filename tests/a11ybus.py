@@ -140,6 +140,31 @@ class Desktop:
                 pass
 
 
+IBUS_CONFIG = ("/usr/libexec/ibus-memconf", "/usr/lib/ibus/ibus-memconf")
+
+
+def start_ibus_pinyin(d: Desktop) -> dict[str, str]:
+    """A real IBus with the libpinyin engine on this desktop; returns the env for its apps.
+
+    ibus-daemon gets its own session (it quits when its parent shell exits) and an
+    in-memory config. The test never talks to IBus's own bus beyond selecting the engine.
+    """
+    config = next((p for p in IBUS_CONFIG if os.access(p, os.X_OK)), None)
+    if shutil.which("ibus-daemon") is None or config is None or not Path("/usr/share/ibus/component/libpinyin.xml").exists():
+        _missing("ibus / ibus-libpinyin")
+    env = dict(d.env, GTK_IM_MODULE="ibus", XMODIFIERS="@im=ibus", GSETTINGS_BACKEND="memory")
+    d.spawn_group("ibus-daemon", "--panel=disable", "--emoji-extension=disable", f"--config={config}", "--xim",
+                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def engine_is_pinyin() -> bool:
+        # `ibus engine NAME` may exit 1 while the engine starts; ask what is set.
+        subprocess.run(["ibus", "engine", "libpinyin"], env=env, capture_output=True, timeout=10)
+        asked = subprocess.run(["ibus", "engine"], env=env, capture_output=True, text=True, timeout=10)
+        return asked.stdout.strip() == "libpinyin"
+
+    wait_until(engine_is_pinyin, 20, 0.1, "IBus to take the libpinyin engine")
+    return env
+
+
 class GtkWindow:
     def __init__(self, proc, out: LineReader, window_id: int, pid: int):
         self.proc, self.out, self.window_id, self.pid = proc, out, f"0x{window_id:x}", pid

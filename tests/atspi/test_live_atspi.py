@@ -13,7 +13,7 @@ import signal
 
 import pytest
 
-from a11ybus import desktop
+from a11ybus import desktop, start_ibus_pinyin
 
 pytestmark = pytest.mark.x11
 
@@ -112,3 +112,17 @@ def test_accessibility_bus_killed_mid_typing_drops_everything_after_it():
         segments = stop(proc, out, err)
     assert segments == [("before the loss", "gtk_field.py", "enter"), ("typed while", "gtk_field.py", "focus")]
     assert SECRET not in "\n".join(out.lines + err.lines)
+
+
+def test_real_ibus_libpinyin_commit_gives_the_chinese_not_the_pinyin():
+    with desktop() as d:
+        ime_env = start_ibus_pinyin(d)
+        proc, out, err = d.start_capture()
+        d.gtk_window("Notes", env=ime_env)
+        err.wait_for(lambda line: line.startswith("field: gtk_field.py [text] text"), what="entry field")
+        d.x.xdotool("type", "--delay", "30", "guoqing")
+        d.x.xdotool("key", "space")  # picks the first candidate
+        d.x.xdotool("key", "Return")
+        out.wait_for(lambda line: "Return" not in line, what="the commit's segment")
+        segments = stop(proc, out, err)
+    assert segments == [("国庆", "gtk_field.py", "enter")]

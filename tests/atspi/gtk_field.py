@@ -3,12 +3,14 @@
 Usage: python3 gtk_field.py TITLE [--password] [--clear-on-enter]
 Prints "ready <window id> <pid>" once the entry has focus, then reads commands
 on stdin, one per line: ``commit TEXT`` emits insert-at-cursor (as an input
-method commit does), ``focus`` focuses the entry again. Runs with the system
+method commit does), ``timed TEXT`` does the same and prints the monotonic time
+just before, ``focus`` focuses the entry again. Runs with the system
 Python (python3-gi), not the project's venv.
 """
 
 import os
 import sys
+import time
 
 import gi
 
@@ -48,6 +50,10 @@ def main() -> None:
         command, _, argument = line.rstrip("\n").partition(" ")
         if command == "commit":
             entry.emit("insert-at-cursor", argument)
+        elif command == "timed":
+            stamp = time.monotonic()
+            entry.emit("insert-at-cursor", argument)
+            command = f"timed {stamp!r}"
         elif command == "focus":
             window.present()
             entry.grab_focus()

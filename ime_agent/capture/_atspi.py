@@ -331,10 +331,10 @@ class AtspiSource:
         detail, detail1, detail2, data = message.body[:4]
         key = (sender, path)
         if member == "StateChanged":
+            # Focus lost needs nothing: the next focus (here or in another app) replaces
+            # it, and toolkits that drop and regain focus in place stay one field.
             if detail1:
                 self._focus(key)
-            elif key == self._focused:
-                self._focused = None  # edits of a field that lost focus are not the user's typing
             return
         if key != self._focused:
             if self._focused is not None or member != "TextChanged" or not self._adopt(key):

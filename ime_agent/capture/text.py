@@ -26,6 +26,7 @@ from ime_agent.capture._base import (
 )
 
 DEFAULT_IDLE_COMMIT = 10.0
+UNKNOWN_APP = "unknown"  # what window trackers report when no window has focus
 # How long a keystroke into a text-reporting field may wait for the field's edit
 # event before a commit behind it goes ahead anyway (see _hold_if_needed).
 DEFAULT_EDIT_SETTLE = 0.5
@@ -119,8 +120,11 @@ class Reconstructor:
                 self._last_activity = t
                 self._insert(event.text, t)
         elif kind == FOCUS:
-            self._commit(FOCUS, t)
+            field = self._field
+            if field is None or self._field_of(event) is not field:
+                self._commit(FOCUS, t)  # not when the tracker only catches up with the bus
             self._window = event
+            self._field_is_newer = False
             self._resolve_focus()
         elif kind == FIELD:
             self._change_field(event)
@@ -326,6 +330,7 @@ class Reconstructor:
         self._field: KeyEvent | None = None  # the field of the focused window, if any
         self._fields: dict[int | None, KeyEvent] = {}  # the last field of each process
         self._latest_field: KeyEvent | None = None
+        self._field_is_newer = False  # a field came after the last window focus
         self._edits = False
         self._span_start = 0
         self._expected: deque[tuple[float, str]] = deque()  # (time, INSERT | DELETE), oldest first
@@ -334,11 +339,11 @@ class Reconstructor:
         self._awaiting_field = False  # the hold waits for a field event, until _field_wait_until
         self._field_wait_until = 0.0
 
-    def _field_of(self, window: KeyEvent | None) -> KeyEvent | None:
+    def _field_of(self, window: KeyEvent | None, *, newer: bool = False) -> KeyEvent | None:
         fields = self._fields
         if None in fields:
             return fields[None]
-        if window is None:
+        if _unknown_window(window) or newer:
             return self._latest_field
         if window.pid is not None:
             return fields.get(window.pid)
@@ -346,7 +351,9 @@ class Reconstructor:
 
     def _resolve_focus(self) -> None:
         window = self._window
-        field = self._field = self._field_of(window)
+        field = self._field = self._field_of(window, newer=self._field_is_newer)
+        if field is not None and (_unknown_window(window) or self._field_is_newer):
+            window = None  # the bus saw focus move after the tracker last reported: it knows better
         self._app = window.app if window is not None else (field.app if field is not None else None)
         self._secure = bool((window is not None and window.secure) or (field is not None and field.secure))
         self._edits = field is not None and field.reports_text and not self._secure
@@ -361,6 +368,7 @@ class Reconstructor:
             self._fields.pop(event.pid, None)  # re-inserted last: the newest field of all
         self._fields[event.pid] = event
         self._latest_field = event
+        self._field_is_newer = True
         self._resolve_focus()
 
     def _field_key(self, key: str) -> str | None:
@@ -518,6 +526,11 @@ class Reconstructor:
             self._commit(NAVIGATE, event.t)  # the caret left the text typed since the last commit
 
 
+def _unknown_window(window: KeyEvent | None) -> bool:
+    """No window, or a tracker's focus on no known window (app ``unknown``, no pid)."""
+    return window is None or (window.pid is None and window.app == UNKNOWN_APP)
+
+
 def field_applies(window: KeyEvent | None, field: KeyEvent | None) -> bool:
     """Whether the accessibility bus's focused field is in the focused window.
 
@@ -527,7 +540,7 @@ def field_applies(window: KeyEvent | None, field: KeyEvent | None) -> bool:
     """
     if field is None:
         return False
-    if window is None or field.pid is None:
+    if _unknown_window(window) or field.pid is None:
         return True
     if window.pid is not None:
         return window.pid == field.pid

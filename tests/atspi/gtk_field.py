@@ -4,7 +4,8 @@ Usage: python3 gtk_field.py TITLE [--password] [--clear-on-enter]
 Prints "ready <window id> <pid>" once the entry has focus, then reads commands
 on stdin, one per line: ``commit TEXT`` emits insert-at-cursor (as an input
 method commit does), ``timed TEXT`` does the same and prints the monotonic time
-just before, ``focus`` focuses the entry again. Runs with the system
+just before, ``focus`` focuses the entry again, ``count`` answers ``done count N`` with the
+entry's length in characters. Runs with the system
 Python (python3-gi), not the project's venv.
 """
 
@@ -35,7 +36,7 @@ def main() -> None:
     def announce(*_):
         if not announced and entry.has_focus():
             announced.append(True)
-            xid = window.get_window().get_xid() if hasattr(window.get_window(), "get_xid") else 0
+            xid = window.get_window().get_xid() if hasattr(window.get_window(), "get_xid") else 0  # 0: Wayland
             print(f"ready 0x{xid:x} {os.getpid()}", flush=True)
         return False
 
@@ -54,6 +55,8 @@ def main() -> None:
             stamp = time.monotonic()
             entry.emit("insert-at-cursor", argument)
             command = f"timed {stamp!r}"
+        elif command == "count":
+            command = f"count {len(entry.get_text())}"
         elif command == "focus":
             window.present()
             entry.grab_focus()

@@ -146,3 +146,24 @@ def test_bad_v2_lines_say_what_is_wrong(line, message):
 
 def test_v2_event_reprs_never_show_text():
     assert "secret" not in repr(insert(0, 0, "secret"))
+
+
+def test_a_tracker_seeing_no_window_leaves_the_field_in_charge():
+    events = [window(0, 1), field(0.01, 1), KeyEvent(1.0, FOCUS, app="unknown", title=""),
+              field(1.02, 2, app="chat"), press(1.05, "h"), insert(1.06, 0, "h"), press(1.2, "Key.enter")]
+    segments = []
+    r = Reconstructor(segments.append)
+    for event in events:
+        r.feed(event)
+    assert [(s.text, s.app, s.reason) for s in segments] == [("h", "chat", "enter")]
+
+
+def test_a_field_reported_before_the_window_tracker_catches_up_applies():
+    events = [window(0, 1), field(0.01, 1, secure=True, reports_text=False, role="password text"),
+              field(1.0, 2, app="chat"), press(1.05, "h"), insert(1.06, 0, "h"), press(1.2, "Key.enter"),
+              window(1.3, 2, app="chat"), press(1.4, "i"), insert(1.41, 0, "i"), press(1.5, "Key.enter")]
+    segments = []
+    r = Reconstructor(segments.append)
+    for event in events:
+        r.feed(event)
+    assert [(s.text, s.app) for s in segments] == [("h", "chat"), ("i", "chat")]

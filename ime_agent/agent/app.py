@@ -16,6 +16,7 @@ from typing import Callable
 from ime_agent import instance
 from ime_agent.agent import status as agent_status
 from ime_agent.agent.core import Agent
+from ime_agent.capture import accessibility_on
 from ime_agent.config import Config
 from ime_agent.store import Store
 from ime_agent.ui import icons
@@ -33,7 +34,7 @@ def run(config: Config, prompt: Callable[[bool], str | None] | None = None) -> N
     # thinc imports torch whenever it is installed (an evaluation extra); the agent never
     # uses it, and it would add ~300 MB to a process that runs all day.
     sys.modules.setdefault("torch", None)  # type: ignore[arg-type]
-    with instance.acquire(config.data_dir):
+    with instance.acquire(config.data_dir), accessibility_on():
         store = Store.open(config.data_dir, prompt=prompt, retention_days=config.retention_days)
         try:
             sync = sync_job_for(store)

@@ -1,8 +1,10 @@
 """The event model shared by every capture backend, and the source interface.
 
-Events follow the key-event session format v1 (press / release / focus / click /
-text). A :class:`Segment` is a finished piece of text; it holds raw typed text and
-so lives only in memory, between reconstruction and classification.
+Events follow the key-event session format (docs/key-events.md): v1 has press /
+release / focus / click / text; v2 adds what an accessibility bus reports about
+the focused text field (field / insert / delete / caret). A :class:`Segment` is a
+finished piece of text; it holds raw typed text and so lives only in memory,
+between reconstruction and classification.
 """
 
 from __future__ import annotations
@@ -17,6 +19,14 @@ CLICK = "click"
 TEXT = "text"
 EVENT_TYPES = frozenset((PRESS, RELEASE, FOCUS, CLICK, TEXT))
 
+# Format v2: the accessibility bus's view of the focused text field.
+FIELD = "field"    # keyboard focus is in this field (app, role, secure, reports_text, pid)
+INSERT = "insert"  # text inserted into the focused field at a character offset
+DELETE = "delete"  # characters deleted from the focused field at an offset
+CARET = "caret"    # the focused field's caret moved to an offset
+EDIT_TYPES = frozenset((INSERT, DELETE, CARET))
+EVENT_TYPES_V2 = EVENT_TYPES | EDIT_TYPES | {FIELD}
+
 
 @dataclass(slots=True, frozen=True)
 class KeyEvent:
@@ -24,6 +34,11 @@ class KeyEvent:
 
     ``t`` is seconds since the session (or live capture) started. ``key`` is set
     for press/release, ``app``/``title``/``secure`` for focus, ``text`` for text.
+
+    Format v2 fields (all optional): ``pid`` is the process behind a focus or
+    field event; a field event also sets ``role``, ``toolkit`` and
+    ``reports_text`` (the field reports its text changes); insert sets
+    ``offset`` and ``text``, delete ``offset`` and ``length``, caret ``offset``.
     """
 
     t: float
@@ -33,6 +48,12 @@ class KeyEvent:
     title: str | None = None
     secure: bool = False
     text: str | None = None
+    pid: int | None = None
+    role: str | None = None
+    toolkit: str | None = None
+    reports_text: bool = False
+    offset: int | None = None
+    length: int | None = None
 
     def __repr__(self) -> str:
         # Keys and committed text are what the user typed: keep them out of

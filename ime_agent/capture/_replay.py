@@ -1,4 +1,4 @@
-"""Recorded key-event sessions (format v1, docs/key-events.md).
+"""Recorded key-event sessions (formats v1 and v2, docs/key-events.md).
 
 Reading validates every line and raises :class:`SessionFormatError` naming the
 file and line and how to fix it. Error messages never quote the line: it may
@@ -14,7 +14,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ime_agent.capture._base import CLICK, FOCUS, PRESS, RELEASE, TEXT, KeyEvent, Segment
+from ime_agent.capture._base import (
+    CARET, CLICK, DELETE, FIELD, FOCUS, INSERT, PRESS, RELEASE, TEXT, KeyEvent, Segment,
+)
 from ime_agent.capture.guards import GuardFilter, Guards, PauseState
 from ime_agent.capture.text import DEFAULT_IDLE_COMMIT, Reconstructor
 from ime_agent.errors import SessionFormatError
@@ -24,6 +26,7 @@ _HINT = "fix or remove that line (format: docs/key-events.md)"
 MAX_LINE_BYTES = 1024 * 1024
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_T = 10_000_000.0  # seconds (about 115 days): longer recordings are split
+_MAX_OFFSET = 2**31
 
 
 def _reject_constant(name: str):
@@ -67,7 +70,53 @@ def parse_event(obj: object) -> KeyEvent:
         return KeyEvent(t, CLICK)
     if kind == TEXT:
         return KeyEvent(t, TEXT, text=_text(obj.get("text"), "text", kind, required=False))
-    raise ValueError("'type' must be one of press, release, focus, click, text")
+    raise ValueError("'type' must be one of press, release, focus, click, text, field, insert, delete, caret")
+
+
+def _offset(obj: dict, name: str) -> int:
+    value = obj.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_OFFSET:
+        raise ValueError(f"a {obj['type']} event needs a non-negative integer {name!r}")
+    return value
+
+
+def _optional_pid(obj: dict) -> int | None:
+    pid = obj.get("pid")
+    if pid is not None and (isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid < 2**32):
+        raise ValueError("'pid' must be a positive integer when given")
+    return pid
+
+
+def parse_event_v2(obj: object) -> KeyEvent:
+    """Like :func:`parse_event`, for format v2: v1 events (a focus may name its
+    ``pid``) plus field, insert, delete and caret events."""
+    if not isinstance(obj, dict):
+        raise ValueError("expected a JSON object")
+    kind = obj.get("type")
+    if kind not in (FIELD, INSERT, DELETE, CARET):
+        event = parse_event(obj)
+        if kind == FOCUS and "pid" in obj:
+            return replace(event, pid=_optional_pid(obj))
+        return event
+    event = parse_event({"t": obj.get("t"), "type": CLICK})  # validates 't' alone
+    if kind == FIELD:
+        app = _text(obj.get("app"), "app", kind, required=False)
+        title = _text(obj.get("title", ""), "title", kind, required=False)
+        secure, reports = obj.get("secure"), obj.get("reports_text", False)
+        role, toolkit = _text(obj.get("role"), "role", kind, required=False), obj.get("toolkit")
+        if not isinstance(secure, bool):
+            raise ValueError("a field event needs string 'app', string 'title' and boolean 'secure'")
+        if toolkit is not None:
+            toolkit = _text(toolkit, "toolkit", kind, required=False)
+        if not isinstance(reports, bool):
+            raise ValueError("'reports_text' must be true or false")
+        return KeyEvent(event.t, FIELD, app=app, title=title, secure=secure, role=role, toolkit=toolkit,
+                        reports_text=reports, pid=_optional_pid(obj))
+    if kind == INSERT:
+        return KeyEvent(event.t, INSERT, offset=_offset(obj, "offset"), text=_text(obj.get("text"), "text", kind))
+    if kind == DELETE:
+        return KeyEvent(event.t, DELETE, offset=_offset(obj, "offset"), length=_offset(obj, "length"))
+    return KeyEvent(event.t, CARET, offset=_offset(obj, "offset"))
 
 
 def _lines(stream, path: Path) -> Iterator[tuple[int, bytes]]:
@@ -122,7 +171,7 @@ def iter_events(path: Path | str) -> Iterator[KeyEvent]:
             if not line.strip():
                 continue
             try:
-                event = parse_event(json.loads(line, parse_constant=_reject_constant))
+                event = parse_event_v2(json.loads(line, parse_constant=_reject_constant))
             except RecursionError:
                 raise SessionFormatError(f"{path}:{lineno}: JSON nested too deeply; {_HINT}") from None
             except json.JSONDecodeError:

@@ -304,6 +304,8 @@ class _Focus:
         self._wm_class, self._wm_name = Xatom.WM_CLASS, Xatom.WM_NAME
         self._net_wm_name = atom("_NET_WM_NAME")
         self._net_active_window = atom("_NET_ACTIVE_WINDOW")
+        self._net_wm_pid = atom("_NET_WM_PID")
+        self._pids: OrderedDict[int, int | None] = OrderedDict()  # client window -> its process
         self._utf8 = atom("UTF8_STRING")
         self._marker_atom = atom(_MARKER_ATOM)
         self._watched = {self._wm_class, self._wm_name, self._net_wm_name}
@@ -512,7 +514,26 @@ class _Focus:
             self._shown = shown
             app, title, pending = shown
             # Pending activation is reported as a secure field: the guards drop, the tray says so.
-            self._emit(KeyEvent(self._clock(), FOCUS, app=app or "unknown", title=title, secure=pending))
+            self._emit(KeyEvent(self._clock(), FOCUS, app=app or "unknown", title=title, secure=pending,
+                                pid=self._pid(self._client)))
+
+    def _pid(self, window: int | None) -> int | None:
+        """The client's process (EWMH ``_NET_WM_PID``), to match its window with its accessibility app."""
+        if window is None:
+            return None
+        if window not in self._pids:
+            try:
+                prop = self._display.create_resource_object("window", window).get_full_property(
+                    self._net_wm_pid, X.AnyPropertyType)
+                self._pids[window] = int(prop.value[0]) if prop is not None and prop.format == 32 and len(prop.value) else None
+            except _BAD_WINDOW:
+                return None
+            except Exception:
+                self._fail()
+                return None
+            while len(self._pids) > _CACHE_WINDOWS:
+                self._pids.popitem(last=False)
+        return self._pids[window]
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

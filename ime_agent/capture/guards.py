@@ -7,18 +7,20 @@ paused, while a source is down, and while focus is in a secure field, a denied
 app, or a window the agent cannot identify — when it cannot tell, it drops.
 Modifier presses and releases still pass, so shortcut state stays right after
 focus returns. A blocked focus is forwarded as a *secure* focus, so the
-reconstruction's own secure-field rule is a second line of defence.
+reconstruction's own secure-field rule is a second line of defence. The same
+holds for a field the accessibility bus reports (format v2): a secure or blocked
+field in the focused window drops keys and edits alike.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ime_agent import defaults
-from ime_agent.capture._base import FOCUS, PRESS, TEXT, Emit, KeyEvent
-from ime_agent.capture.text import MODIFIERS
+from ime_agent.capture._base import EDIT_TYPES, FIELD, FOCUS, PRESS, TEXT, Emit, KeyEvent
+from ime_agent.capture.text import MODIFIERS, field_applies
 
 SECURE = "secure"
 DENIED = "denied"
@@ -83,6 +85,9 @@ class GuardFilter:
         self._blocked: str | None = UNKNOWN if guards.block_unknown else None
         self._down: set[str] = set()
         self._lock = threading.Lock()  # sources emit from several threads
+        self._window: KeyEvent | None = None
+        self._field: KeyEvent | None = None
+        self._field_blocked: str | None = None
         self.dropped: Counter[str] = Counter()
 
     @property
@@ -104,12 +109,32 @@ class GuardFilter:
             if kind == FOCUS:
                 self._blocked = self._guards.block_reason(event.app, event.title, event.secure)
                 if self._blocked and not event.secure:
-                    event = KeyEvent(event.t, FOCUS, app=event.app, title=event.title, secure=True)
+                    event = replace(event, secure=True)
+                self._window = event
                 self._downstream(event)
                 return
-            if kind == PRESS or kind == TEXT:
-                reason = PAUSED if self._pause.paused else (SOURCE_DOWN if self._down else self._blocked)
+            if kind == FIELD:
+                if self._window is None:
+                    self._blocked = None  # no window tracker (Wayland): the field alone says where keys go
+                self._downstream(self._check_field(event))
+                return
+            if kind == PRESS or kind == TEXT or kind in EDIT_TYPES:
+                reason = PAUSED if self._pause.paused else (
+                    SOURCE_DOWN if self._down else self._blocked or self._field_block())
                 if reason is not None and not (kind == PRESS and event.key in MODIFIERS):
                     self.dropped[reason] += 1
                     return
             self._downstream(event)
+
+    def _check_field(self, event: KeyEvent) -> KeyEvent:
+        """Judge an accessibility field like a window: its app, its window's title, its role."""
+        self._field_blocked = self._guards.block_reason(event.app, event.title, event.secure)
+        if self._field_blocked and not event.secure:
+            event = replace(event, secure=True)
+        self._field = event
+        return event
+
+    def _field_block(self) -> str | None:
+        if self._field_blocked and field_applies(self._window, self._field):
+            return self._field_blocked
+        return None

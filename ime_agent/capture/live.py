@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Callable
 
 from ime_agent import defaults
-from ime_agent.capture._base import FOCUS, EventSource, Segment
+from ime_agent.capture._base import FOCUS, EventSource, KeyEvent, Segment
 from ime_agent.capture.guards import GuardFilter, Guards, PauseState
 from ime_agent.capture.text import Reconstructor
 
@@ -134,9 +134,10 @@ class LiveCapture:
         if alive:
             self.guard.source_up(self._source.name)
         else:
-            # Fail closed: nothing more is kept, and what it was half-way through is forgotten.
+            # Fail closed: nothing more is kept. What was typed before is finished as at a focus
+            # change (it was judged while the source could still see), and focus is unknown from here.
             self.guard.source_down(self._source.name)
-            self._reconstructor.discard()
+            self._reconstructor.feed(KeyEvent(self._clock(), FOCUS, app=None, title="", secure=True))
             log.error("capture source %s stopped observing; dropping all input", self._source.name)
         if self._on_health is not None:
             self._on_health(alive)

@@ -44,9 +44,9 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 
 def _register() -> None:
     # Explicit imports so packagers see every command module.
-    from ime_agent.cli import agent, capture, classify, data
+    from ime_agent.cli import agent, capture, classify, data, study
 
-    for module in (capture, classify, data, agent):
+    for module in (capture, classify, data, study, agent):
         module.register(main)
 
 

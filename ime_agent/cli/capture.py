@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ime_agent.capture import open_source, replay_session
+from ime_agent.capture import accessibility_on, open_source, replay_session
 from ime_agent.capture._base import Segment
 from ime_agent.capture.guards import Guards
 from ime_agent.capture.live import LiveCapture
@@ -74,6 +74,11 @@ def capture(ctx: click.Context, print_segments: bool, as_json: bool, idle_commit
     to this terminal and stores nothing. Guards apply as in the agent.
     """
     config = load_config(data_dir=ctx.obj.get("data_dir"))
+    with accessibility_on():
+        _capture(config, as_json, idle_commit, show_focus)
+
+
+def _capture(config, as_json: bool, idle_commit: float | None, show_focus: bool) -> None:
     source = open_source()
     lock = threading.Lock()
     stop = threading.Event()

@@ -454,6 +454,12 @@ class Store:
         cipher = self._need_key()
         sealed_key = cipher.seal(device_private, f"device_keys/{study_id}/{device_public}".encode())
         with self._write():
+            row = self._db.execute("SELECT left_at, withdrawal_pending FROM studies WHERE study_id = ?",
+                                   [study_id]).fetchone()
+            if row is not None and (row[0] is None or row[1]):
+                raise StoreError("this profile is already in that study (or still leaving it); see "
+                                 "`ime-agent study status`")
+            self._db.execute("DELETE FROM studies WHERE study_id = ?", [study_id])  # left before: join anew
             self._db.execute(
                 "INSERT INTO studies (study_id, manifest, enrollment_id, categories, joined_at, sent) "
                 "VALUES (?, ?, ?, ?, ?, 0)",
@@ -465,11 +471,11 @@ class Store:
     @_locked
     def studies(self, *, active: bool = True) -> list[dict]:
         rows = self._db.execute(
-            "SELECT study_id, manifest, enrollment_id, categories, joined_at, left_at, sent, last_sync_at, "
-            f"last_sync_outcome FROM studies {'WHERE left_at IS NULL' if active else ''} ORDER BY joined_at"
-        ).fetchall()
-        names = ("study_id", "manifest", "enrollment_id", "categories", "joined_at", "left_at", "sent",
-                 "last_sync_at", "last_sync_outcome")
+            "SELECT study_id, manifest, enrollment_id, categories, joined_at, left_at, withdrawal_pending, sent, "
+            f"last_sync_at, last_sync_outcome FROM studies {'WHERE left_at IS NULL' if active else ''} "
+            "ORDER BY joined_at").fetchall()
+        names = ("study_id", "manifest", "enrollment_id", "categories", "joined_at", "left_at", "withdrawal_pending",
+                 "sent", "last_sync_at", "last_sync_outcome")
         result = []
         for row in rows:
             record = dict(zip(names, row))
@@ -491,17 +497,46 @@ class Store:
 
     @_locked
     def leave_study(self, study_id: str) -> int:
-        """Mark the study left and drop what was waiting for it; returns the unsent summaries dropped."""
+        """Mark the study left and drop everything waiting for it: nothing more is sent from now on. The
+        device key stays until the collector has confirmed the withdrawal (:meth:`withdrawal_done`).
+        Returns the unsent summaries dropped."""
         with self._write():
-            dropped = self._db.execute("DELETE FROM outbox WHERE study_id = ? AND state != 'sent'",
-                                       [study_id]).rowcount
-            self._db.execute("DELETE FROM outbox WHERE study_id = ?", [study_id])
+            dropped = self._db.execute("DELETE FROM outbox WHERE study_id = ?", [study_id]).rowcount
             self._db.execute("DELETE FROM batches WHERE study_id = ?", [study_id])
-            self._db.execute("DELETE FROM device_keys WHERE study_id = ?", [study_id])
-            self._db.execute("UPDATE studies SET left_at = ? WHERE study_id = ?", [iso(self._clock()), study_id])
+            self._db.execute("UPDATE studies SET left_at = ?, withdrawal_pending = 1 WHERE study_id = ? "
+                             "AND left_at IS NULL", [iso(self._clock()), study_id])
             self._audit("study_left", study=study_id, unsent_dropped=dropped)
         self._checkpoint()
         return dropped
+
+    @_locked
+    def withdrawal_done(self, study_id: str, deleted_batches: int) -> None:
+        """The collector deleted what it held for this device: forget the device key too."""
+        with self._write():
+            self._db.execute("UPDATE studies SET withdrawal_pending = 0 WHERE study_id = ?", [study_id])
+            self._db.execute("DELETE FROM device_keys WHERE study_id = ?", [study_id])
+            self._audit("study_withdrawal_confirmed", study=study_id, deleted_batches=deleted_batches)
+
+    @_locked
+    def batch_summary_ids(self, batch_id: str) -> list[str]:
+        return [row[0] for row in self._db.execute(
+            "SELECT summary_id FROM outbox WHERE batch_id = ? ORDER BY summary_id", [batch_id]).fetchall()]
+
+    @_locked
+    def held(self, study_id: str) -> list[tuple[str, str]]:
+        """``(summary id, due)`` of everything held for review, oldest due first."""
+        return [tuple(row) for row in self._db.execute(
+            "SELECT summary_id, held_until FROM outbox WHERE study_id = ? AND state = 'held' "
+            "ORDER BY held_until, summary_id", [study_id]).fetchall()]
+
+    @_locked
+    def drop_from_outbox(self, study_id: str, summary_ids: list[str], reason: str) -> None:
+        """Summaries that cannot be sent (damaged): out of the outbox, counted as a loss, never silent."""
+        with self._write():
+            for chunk in _chunks(summary_ids, 500):
+                self._db.execute(f"DELETE FROM outbox WHERE study_id = ? AND state = 'held' AND summary_id IN "
+                                 f"({', '.join('?' * len(chunk))})", [study_id, *chunk])
+            self._audit("sync_loss", study=study_id, reason=reason, summaries=len(summary_ids))
 
     def _queue_for_studies(self, summary: Summary, now: datetime) -> None:
         """Inside add_summary's write: one outbox row per active study that collects this category."""

@@ -81,9 +81,9 @@ def m002_sealed_rows_and_studies(db: Database) -> None:
     db["outbox"].drop()
     db["studies"].create({
         "study_id": str, "manifest": bytes, "enrollment_id": str, "categories": str, "joined_at": str,
-        "left_at": str, "sent": int, "last_sync_at": str, "last_sync_outcome": str,
+        "left_at": str, "withdrawal_pending": int, "sent": int, "last_sync_at": str, "last_sync_outcome": str,
     }, pk="study_id", not_null={"manifest", "enrollment_id", "categories", "joined_at"},
-        defaults={"sent": 0})
+        defaults={"sent": 0, "withdrawal_pending": 0})
     db["device_keys"].create({"study_id": str, "public_key": str, "sealed": bytes}, pk="study_id",
                              not_null={"public_key", "sealed"})
     db["batches"].create({

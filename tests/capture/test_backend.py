@@ -28,7 +28,7 @@ def test_unreachable_display_is_a_clear_error(monkeypatch):
 
 def test_unknown_backend_override(monkeypatch):
     monkeypatch.setenv("IME_AGENT_CAPTURE_BACKEND", "wayland")
-    with pytest.raises(BackendUnavailable, match="use one or more of xorg, win32, darwin"):
+    with pytest.raises(BackendUnavailable, match="use one or more of xorg, atspi, win32, darwin"):
         capture.backends()
 
 
@@ -49,7 +49,7 @@ def test_replay_errors_are_one_line(tmp_path):
     result = CliRunner().invoke(main, ["replay", str(bad)])
     assert result.exit_code == 1
     assert result.output.strip() == (
-        f"Error: {bad}:2: 'type' must be one of press, release, focus, click, text; "
+        f"Error: {bad}:2: 'type' must be one of press, release, focus, click, text, field, insert, delete, caret; "
         "fix or remove that line (format: docs/key-events.md)"
     )
     result = CliRunner().invoke(main, ["replay", str(tmp_path / "missing.jsonl")])

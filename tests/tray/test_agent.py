@@ -238,5 +238,6 @@ def test_a_source_that_stops_observing_drops_everything_and_capture_comes_back(p
         wait_until(lambda: len(sources) == 2 and agent.state() == icons.CAPTURING, what="capture to come back")
         sources[1].type_line("which robot vacuum should i buy under 300")
         wait_until(lambda: agent.committed == 1, what="the new source's line stored")
-    assert [s.slots.get("product") for s in profile[1].summaries()] != [None, None]
-    assert len(profile[1].summaries()) == 1  # the half-typed line of the dead source was dropped
+    # The line typed before the source died was judged while it could see: it is finished then, as at
+    # a focus change; nothing after the death is kept (the scripted source emits nothing more).
+    assert len(profile[1].summaries()) == 2

@@ -23,6 +23,10 @@ CONNECT_TIMEOUT_S = 10
 MIGRATION_LOCK = 0x696D655F636F6C  # "ime_col"
 
 
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 class PostgresStorage(SqlStorage):
     kind = "postgresql"
     lock_share = " FOR SHARE"
@@ -31,14 +35,17 @@ class PostgresStorage(SqlStorage):
 
     def __init__(self, url: str, pool_size: int = 8):
         self.url = url
+        try:  # once directly first: a wrong URL fails at once, with libpq's own words
+            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot connect to PostgreSQL at {redact(url)}: {_one_line(exc)}") from None
         self._pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=max(1, pool_size), open=False,
                                                  timeout=CONNECT_TIMEOUT_S, name="ime-collector")
         try:
             self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
-        except (psycopg_pool.PoolTimeout, psycopg.Error) as exc:
+        except psycopg_pool.PoolTimeout:
             self._pool.close()
-            raise StorageError(f"cannot connect to PostgreSQL at {redact(url)}: "
-                               f"{str(exc).strip() or type(exc).__name__}") from None
+            raise StorageError(f"cannot connect to PostgreSQL at {redact(url)}") from None
         try:
             with self._transaction(write=True) as tx:
                 tx.run("SELECT pg_advisory_xact_lock(?)", MIGRATION_LOCK)
@@ -54,7 +61,7 @@ class PostgresStorage(SqlStorage):
                 with connection.cursor() as cursor:
                     yield Tx(cursor, postgres=True)
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
-            raise StorageError(f"PostgreSQL is not reachable: {str(exc).strip() or type(exc).__name__}") from None
+            raise StorageError(f"PostgreSQL is not reachable: {_one_line(exc)}") from None
 
     def close(self) -> None:
         self._pool.close()

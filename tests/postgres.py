@@ -26,7 +26,7 @@ from xserver import REQUIRED
 INSTALL_HINT = "apt-get install postgresql (scripts/setup-system does it)"
 
 
-def _bindir() -> Path | None:
+def find_bindir() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
     return Path(found[-1]).parent if found else None
 
@@ -34,8 +34,9 @@ def _bindir() -> Path | None:
 class Cluster:
     """A running cluster; :meth:`url` for a database in it."""
 
-    def __init__(self, bindir: Path):
+    def __init__(self, bindir: Path, durable: bool = False):
         self.bindir = bindir
+        self.durable = durable  # keep PostgreSQL's fsync and synchronous_commit (benchmarks)
         self.base = Path(tempfile.mkdtemp(prefix="ime-pg-"))  # short: a socket path has a length limit
         self.data = self.base / "data"
         self.log = self.base / "server.log"
@@ -54,8 +55,9 @@ class Cluster:
     def start(self) -> None:
         self._run("initdb", "-D", str(self.data), "-U", "test", "-A", "trust", "-N", "-E", "UTF8",
                   "--locale=C.UTF-8")
-        options = (f"-c listen_addresses='' -c unix_socket_directories='{self.base}' -c fsync=off "
-                   "-c synchronous_commit=off -c max_connections=200")
+        options = f"-c listen_addresses='' -c unix_socket_directories='{self.base}' -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-o", options, "start")
 
     def stop(self) -> None:
@@ -91,7 +93,7 @@ class Cluster:
 
 @pytest.fixture(scope="session")
 def postgres_cluster():
-    bindir = _bindir()
+    bindir = find_bindir()
     if bindir is None:
         message = f"PostgreSQL is not installed ({INSTALL_HINT})"
         if REQUIRED:

@@ -198,9 +198,9 @@ class Collector:
         if wait:
             raise Problem(429, "Too Many Requests", "too many uploads from this enrollment; retry later",
                           {"Retry-After": str(max(1, math.ceil(wait)))})
-        canonical = upload.to_json()
-        outcome = self.storage.add_batch(study_id, context.enrollment_id, context.batch_id, canonical,
-                                         hashlib.sha256(canonical).hexdigest(), self._today())
+        # Kept as sent: a retry sends the same bytes (the agent freezes them), anything else is another upload.
+        outcome = self.storage.add_batch(study_id, context.enrollment_id, context.batch_id, body,
+                                         hashlib.sha256(body).hexdigest(), self._today())
         if outcome is Stored.STORED:
             self._crash_if_armed()
             return 201, {"batch_id": context.batch_id, "stored": True}

@@ -40,7 +40,8 @@ class PostgresStorage(SqlStorage):
         except psycopg.Error as exc:
             raise StorageError(f"cannot connect to PostgreSQL at {redact(url)}: {_one_line(exc)}") from None
         self._pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=max(1, pool_size), open=False,
-                                                 timeout=CONNECT_TIMEOUT_S, name="ime-collector")
+                                                 timeout=CONNECT_TIMEOUT_S, name="ime-collector",
+                                                 kwargs={"autocommit": True})
         try:
             self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
         except psycopg_pool.PoolTimeout:
@@ -57,9 +58,17 @@ class PostgresStorage(SqlStorage):
     @contextmanager
     def _transaction(self, write: bool):
         try:
-            with self._pool.connection() as connection:
-                with connection.cursor() as cursor:
-                    yield Tx(cursor, postgres=True)
+            with self._pool.connection() as connection, connection.transaction(), connection.cursor() as cursor:
+                yield Tx(cursor, postgres=True)
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            raise StorageError(f"PostgreSQL is not reachable: {_one_line(exc)}") from None
+
+    @contextmanager
+    def _statement(self):
+        """One statement in autocommit: one round trip instead of BEGIN, statement, COMMIT."""
+        try:
+            with self._pool.connection() as connection, connection.cursor() as cursor:
+                yield Tx(cursor, postgres=True)
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             raise StorageError(f"PostgreSQL is not reachable: {_one_line(exc)}") from None
 

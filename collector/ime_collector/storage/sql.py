@@ -60,6 +60,12 @@ class SqlStorage(Storage):
     def _transaction(self, write: bool):
         """Yield a :class:`Tx`; commit on success, roll back on error."""
 
+    @contextmanager
+    def _statement(self):
+        """Yield a :class:`Tx` for a single write statement (its own transaction)."""
+        with self._transaction(write=True) as tx:
+            yield tx
+
     # -- schema --------------------------------------------------------------------------
 
     def _migrate(self, tx: Tx, dialect: str) -> None:
@@ -160,20 +166,22 @@ class SqlStorage(Storage):
 
     def add_batch(self, study_id: str, enrollment_id: str, batch_id: str, body: bytes, digest: str,
                   day: str) -> Stored:
-        with self._transaction(write=True) as tx:
-            # Held until commit, so a withdrawal waits for this upload (and then deletes it) or
-            # this upload waits for the withdrawal (and then sees it): never a batch after a tombstone.
-            row = tx.one(f"SELECT withdrawn FROM enrollments WHERE enrollment_id = ? AND study_id = ?"
-                         f"{self.lock_share}", enrollment_id, study_id)
-            if row is None or row[0] is not None:
-                return Stored.NOT_ENROLLED
+        # One statement, the usual case: insert if the enrollment is current. Its row is locked
+        # (shared) until commit, so a withdrawal waits for this upload (and then deletes it) or
+        # this upload waits for the withdrawal (and then sees it): never a batch after a tombstone.
+        with self._statement() as tx:
             inserted = tx.one("INSERT INTO items (study_id, kind, enrollment_id, batch_id, digest, body, day) "
-                              "VALUES (?, 'batch', ?, ?, ?, ?, ?) ON CONFLICT (study_id, batch_id) DO NOTHING "
-                              "RETURNING seq", study_id, enrollment_id, batch_id, digest, body, day)
-            if inserted is not None:
-                return Stored.STORED
-            (existing,) = tx.one("SELECT digest FROM items WHERE study_id = ? AND batch_id = ?", study_id, batch_id)
-            return Stored.DUPLICATE if existing == digest else Stored.CONFLICT
+                              "SELECT ?, 'batch', ?, ?, ?, ?, ? FROM enrollments "
+                              "WHERE enrollment_id = ? AND study_id = ? AND withdrawn IS NULL"
+                              f"{self.lock_share} ON CONFLICT (study_id, batch_id) DO NOTHING RETURNING seq",
+                              study_id, enrollment_id, batch_id, digest, body, day, enrollment_id, study_id)
+        if inserted is not None:
+            return Stored.STORED
+        with self._transaction(write=False) as tx:  # why not: a known batch id, or no current enrollment
+            existing = tx.one("SELECT digest FROM items WHERE study_id = ? AND batch_id = ?", study_id, batch_id)
+        if existing is not None:
+            return Stored.DUPLICATE if existing[0] == digest else Stored.CONFLICT
+        return Stored.NOT_ENROLLED
 
     def items(self, study_id: str, after: str | None, limit: int) -> Page:
         xid, seq = parse_cursor(after)

@@ -83,7 +83,7 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
 
     async def batches(request: Request) -> Response:
         body = await _body(request)
-        status, result = await run_in_threadpool(collector().upload, request.path_params["study_id"], body)
+        status, result = await collector().upload(request.path_params["study_id"], body)
         return JSONResponse(result, status_code=status)
 
     async def withdraw(request: Request) -> Response:
@@ -130,6 +130,7 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         opened = storage or await run_in_threadpool(open_storage, settings.database_url, settings.pool_size)
+        await opened.start_async()
         state["collector"] = Collector(opened, settings)
         purger = asyncio.create_task(purge_forever())
         try:
@@ -138,6 +139,7 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+            await opened.close_async()
             await run_in_threadpool(opened.close)
 
     studies = f"{API_PREFIX}/studies/{{study_id}}"

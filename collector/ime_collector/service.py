@@ -2,7 +2,8 @@
 
 The web layer (:mod:`ime_collector.app`) reads bodies, enforces the size limit and
 turns results into responses; everything else — parsing, signatures, the rate
-limit, storage — happens here, on a worker thread. A refusal is a :class:`Problem`
+limit, storage — happens here, on a worker thread (uploads, the hot path, on the
+event loop with an async insert). A refusal is a :class:`Problem`
 whose ``detail`` says what to fix and never quotes the request.
 """
 
@@ -16,6 +17,7 @@ import re
 import time
 from datetime import UTC, datetime
 
+import anyio.to_thread
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ime_collector import __version__
@@ -178,7 +180,9 @@ class Collector:
         raise _forbidden("this join code is not valid for this study, or it has expired; check it or ask "
                          "the study for a new one")
 
-    def upload(self, study_id: str, body: bytes) -> tuple[int, dict]:
+    async def upload(self, study_id: str, body: bytes) -> tuple[int, dict]:
+        """The hot path, on the event loop: checks are CPU only (lookups are cached after the first
+        upload of a study and of an enrollment), the insert is the storage's async one."""
         try:
             upload = Upload.from_json(body)
         except EnvelopeError as exc:
@@ -186,12 +190,15 @@ class Collector:
         context = upload.context
         if context.study_id != study_id:
             raise _forbidden("this upload belongs to another study than the one in the URL")
-        study = self.study(study_id)
+        study = self._manifests.get(study_id) or await anyio.to_thread.run_sync(self.study, study_id)
         if context.key_id != study.key_id or context.schema_version != study.schema_version:
             raise _forbidden("this upload is sealed to another key or schema than the study's; "
                              "fetch the study's manifest again")
+        cached = self._device_keys.get(context.enrollment_id)
+        device_key = cached[1] if cached and cached[0] == study_id else \
+            await anyio.to_thread.run_sync(self._device_key, study_id, context.enrollment_id)
         try:
-            upload.verify(self._device_key(study_id, context.enrollment_id))
+            upload.verify(device_key)
         except BadSignature as exc:
             raise _forbidden(str(exc)) from None
         wait = self.rate.take(context.enrollment_id)
@@ -199,8 +206,8 @@ class Collector:
             raise Problem(429, "Too Many Requests", "too many uploads from this enrollment; retry later",
                           {"Retry-After": str(max(1, math.ceil(wait)))})
         # Kept as sent: a retry sends the same bytes (the agent freezes them), anything else is another upload.
-        outcome = self.storage.add_batch(study_id, context.enrollment_id, context.batch_id, body,
-                                         hashlib.sha256(body).hexdigest(), self._today())
+        outcome = await self.storage.add_batch_async(study_id, context.enrollment_id, context.batch_id, body,
+                                                     hashlib.sha256(body).hexdigest(), self._today())
         if outcome is Stored.STORED:
             self._crash_if_armed()
             return 201, {"batch_id": context.batch_id, "stored": True}

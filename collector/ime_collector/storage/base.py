@@ -15,6 +15,8 @@ import abc
 import enum
 from dataclasses import dataclass
 
+import anyio.to_thread
+
 
 class Enrolled(enum.Enum):
     CREATED = "created"  # a fresh enrollment
@@ -98,6 +100,18 @@ class Storage(abc.ABC):
     def add_batch(self, study_id: str, enrollment_id: str, batch_id: str, body: bytes, digest: str,
                   day: str) -> Stored:
         """Keep an upload's bytes once per batch id, only for a current enrollment of the study."""
+
+    async def add_batch_async(self, study_id: str, enrollment_id: str, batch_id: str, body: bytes, digest: str,
+                              day: str) -> Stored:
+        """:meth:`add_batch` for the event loop (the upload path); on a worker thread unless a backend
+        has a native way."""
+        return await anyio.to_thread.run_sync(self.add_batch, study_id, enrollment_id, batch_id, body, digest, day)
+
+    async def start_async(self) -> None:
+        """Called in the server's event loop before it serves (a backend may open async connections)."""
+
+    async def close_async(self) -> None:
+        """Called in the server's event loop when it stops."""
 
     @abc.abstractmethod
     def withdraw(self, study_id: str, enrollment_id: str, day: str) -> int | None:

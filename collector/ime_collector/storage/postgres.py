@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import anyio.to_thread
 import psycopg
 import psycopg_pool
 
 from ime_collector.errors import StorageError
 from ime_collector.storage import redact
+from ime_collector.storage.base import Stored
 from ime_collector.storage.sql import SqlStorage, Tx
 
 CONNECT_TIMEOUT_S = 10
@@ -35,11 +37,13 @@ class PostgresStorage(SqlStorage):
 
     def __init__(self, url: str, pool_size: int = 8):
         self.url = url
+        self.pool_size = max(1, pool_size)
+        self._async_pool: psycopg_pool.AsyncConnectionPool | None = None
         try:  # once directly first: a wrong URL fails at once, with libpq's own words
             psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
         except psycopg.Error as exc:
             raise StorageError(f"cannot connect to PostgreSQL at {redact(url)}: {_one_line(exc)}") from None
-        self._pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=max(1, pool_size), open=False,
+        self._pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=self.pool_size, open=False,
                                                  timeout=CONNECT_TIMEOUT_S, name="ime-collector",
                                                  kwargs={"autocommit": True})
         try:
@@ -74,3 +78,32 @@ class PostgresStorage(SqlStorage):
 
     def close(self) -> None:
         self._pool.close()
+
+    # -- the upload path, natively async: no worker thread per upload -------------------
+
+    async def start_async(self) -> None:
+        self._async_pool = psycopg_pool.AsyncConnectionPool(
+            self.url, min_size=1, max_size=self.pool_size, open=False, timeout=CONNECT_TIMEOUT_S,
+            name="ime-collector-async", kwargs={"autocommit": True})
+        await self._async_pool.open()
+
+    async def close_async(self) -> None:
+        if self._async_pool is not None:
+            await self._async_pool.close()
+            self._async_pool = None
+
+    async def add_batch_async(self, study_id: str, enrollment_id: str, batch_id: str, body: bytes, digest: str,
+                              day: str) -> Stored:
+        if self._async_pool is None:
+            return await super().add_batch_async(study_id, enrollment_id, batch_id, body, digest, day)
+        try:
+            async with self._async_pool.connection() as connection:
+                cursor = await connection.execute(self._insert_batch().replace("?", "%s"),
+                                                  (study_id, enrollment_id, batch_id, digest, body, day,
+                                                   enrollment_id, study_id))
+                inserted = await cursor.fetchone()
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            raise StorageError(f"PostgreSQL is not reachable: {_one_line(exc)}") from None
+        if inserted is not None:
+            return Stored.STORED
+        return await anyio.to_thread.run_sync(self._not_stored, study_id, batch_id, digest)

@@ -164,20 +164,25 @@ class SqlStorage(Storage):
 
     # -- batches and the feed --------------------------------------------------------------
 
+    def _insert_batch(self) -> str:
+        """Insert a batch if its enrollment is current, in one statement. The enrollment's row is
+        locked (shared) until commit, so a withdrawal waits for this upload (and then deletes it)
+        or this upload waits for the withdrawal (and then sees it): never a batch after a tombstone."""
+        return ("INSERT INTO items (study_id, kind, enrollment_id, batch_id, digest, body, day) "
+                "SELECT ?, 'batch', ?, ?, ?, ?, ? FROM enrollments "
+                "WHERE enrollment_id = ? AND study_id = ? AND withdrawn IS NULL"
+                f"{self.lock_share} ON CONFLICT (study_id, batch_id) DO NOTHING RETURNING seq")
+
     def add_batch(self, study_id: str, enrollment_id: str, batch_id: str, body: bytes, digest: str,
                   day: str) -> Stored:
-        # One statement, the usual case: insert if the enrollment is current. Its row is locked
-        # (shared) until commit, so a withdrawal waits for this upload (and then deletes it) or
-        # this upload waits for the withdrawal (and then sees it): never a batch after a tombstone.
         with self._statement() as tx:
-            inserted = tx.one("INSERT INTO items (study_id, kind, enrollment_id, batch_id, digest, body, day) "
-                              "SELECT ?, 'batch', ?, ?, ?, ?, ? FROM enrollments "
-                              "WHERE enrollment_id = ? AND study_id = ? AND withdrawn IS NULL"
-                              f"{self.lock_share} ON CONFLICT (study_id, batch_id) DO NOTHING RETURNING seq",
-                              study_id, enrollment_id, batch_id, digest, body, day, enrollment_id, study_id)
-        if inserted is not None:
-            return Stored.STORED
-        with self._transaction(write=False) as tx:  # why not: a known batch id, or no current enrollment
+            inserted = tx.one(self._insert_batch(), study_id, enrollment_id, batch_id, digest, body, day,
+                              enrollment_id, study_id)
+        return Stored.STORED if inserted is not None else self._not_stored(study_id, batch_id, digest)
+
+    def _not_stored(self, study_id: str, batch_id: str, digest: str) -> Stored:
+        """Why an upload was not inserted: a known batch id, or no current enrollment."""
+        with self._transaction(write=False) as tx:
             existing = tx.one("SELECT digest FROM items WHERE study_id = ? AND batch_id = ?", study_id, batch_id)
         if existing is not None:
             return Stored.DUPLICATE if existing[0] == digest else Stored.CONFLICT

@@ -100,7 +100,7 @@ class PostgresStorage(SqlStorage):
             async with self._async_pool.connection() as connection:
                 cursor = await connection.execute(self._insert_batch().replace("?", "%s"),
                                                   (study_id, enrollment_id, batch_id, digest, body, day,
-                                                   enrollment_id, study_id))
+                                                   enrollment_id, study_id), binary=True)
                 inserted = await cursor.fetchone()
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             raise StorageError(f"PostgreSQL is not reachable: {_one_line(exc)}") from None

@@ -38,7 +38,10 @@ class Tx:
         self.postgres = postgres
 
     def run(self, sql: str, *params):
-        self.cursor.execute(sql.replace("?", "%s") if self.postgres else sql, params)
+        if self.postgres:  # binary: a batch's bytes travel as they are, not as hex text
+            self.cursor.execute(sql.replace("?", "%s"), params, binary=True)
+        else:
+            self.cursor.execute(sql, params)
         return self.cursor
 
     def one(self, sql: str, *params):

@@ -108,6 +108,37 @@ def start_server(kind: str, db_url: str | None, workers: int, log: Path) -> tupl
     return process, url
 
 
+def _descendants(root: int) -> set[int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    found, todo = {root}, [root]
+    while todo:
+        parent = todo.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in found:
+                found.add(pid)
+                todo.append(pid)
+    return found
+
+
+def cpu_seconds(roots: list[int]) -> float:
+    """User and system CPU of these processes and all their descendants, now (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in {p for root in roots for p in _descendants(root)}:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / ticks
+
+
 def stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:
@@ -230,16 +261,19 @@ async def _load(url: str, requests: list[list[bytes]]) -> tuple[float, list[floa
     return time.perf_counter() - started, latencies, statuses
 
 
-def run_load(url: str, requests) -> dict:
+def run_load(url: str, requests, servers: list[int] = ()) -> dict:
     try:  # the load generator shares the cores with the servers: keep it cheap
         import uvloop  # noqa: PLC0415
         run = uvloop.run
     except ImportError:
         run = asyncio.run
+    cpu_before = cpu_seconds(list(servers))
     elapsed, latencies, statuses = run(_load(url, requests))
+    cpu = cpu_seconds(list(servers)) - cpu_before
     latencies.sort()
     count = len(latencies)
     return {"batches": count, "seconds": elapsed, "per_second": count / elapsed,
+            "server_cpu_ms": 1000 * cpu / count,
             "p50_ms": 1000 * latencies[count // 2], "p99_ms": 1000 * latencies[min(count - 1, int(count * 0.99))],
             "statuses": statuses}
 
@@ -268,7 +302,8 @@ def bench(kind: str, workers: int, args, work: Path, cluster: Cluster | None) ->
         requests, cpu = seal_uploads(study, agents, args.batches, args.summaries)
         for attempt in range(args.warmup):  # connections, pools and caches warm; not counted
             run_load(url, [mine[:1] for mine in seal_uploads(study, agents, 1, args.summaries)[0]])
-        result = run_load(url, requests)
+        servers = [process.pid] + ([cluster.postmaster_pid()] if kind == "postgresql" else [])
+        result = run_load(url, requests, servers)
     finally:
         stop(process)
     result.update(kind=kind, workers=workers, seal_cpu_ms=1000 * cpu, body_kib=len(requests[0][0]) / 1024)
@@ -303,21 +338,24 @@ def main() -> None:
                 row = bench(kind, workers, args, work, cluster)
                 rows.append(row)
                 print(f"{kind:10} workers={workers}  {row['per_second']:7.0f} batches/s  p50 {row['p50_ms']:6.1f} ms  "
-                      f"p99 {row['p99_ms']:6.1f} ms  ({row['batches']} batches of {args.summaries}, "
+                      f"p99 {row['p99_ms']:6.1f} ms  server CPU {row['server_cpu_ms']:.2f} ms/batch  "
+                      f"({row['batches']} batches of {args.summaries}, "
                       f"{row['body_kib']:.0f} KiB each)", flush=True)
     finally:
         if cluster is not None:
             cluster.stop()
     print()
-    print("| server | workers | batches/s | share of the bare endpoint | p50 | p99 |")
-    print("|---|---|---|---|---|---|")
+    print("| server | workers | batches/s | share of the bare endpoint | p50 | p99 | server CPU per batch |")
+    print("|---|---|---|---|---|---|---|")
     for row in rows:
         bare = next((r for r in rows if r["kind"] == "bare" and r["workers"] == row["workers"]), None)
         share = f"{100 * row['per_second'] / bare['per_second']:.0f} %" if bare and row is not bare else "—"
         print(f"| {row['kind']} | {row['workers']} | {row['per_second']:,.0f} | {share} | {row['p50_ms']:.1f} ms "
-              f"| {row['p99_ms']:.1f} ms |")
+              f"| {row['p99_ms']:.1f} ms | {row['server_cpu_ms']:.2f} ms |")
     print(f"\nagent CPU to seal and sign one batch of {args.summaries} summaries (median): "
           f"{rows[0]['seal_cpu_ms']:.2f} ms")
+    print("server CPU: the server's processes (and PostgreSQL's, for its rows), per batch; load average at the "
+          f"end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -66,6 +66,9 @@ class Cluster:
         finally:
             shutil.rmtree(self.base, ignore_errors=True)
 
+    def postmaster_pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://test@/{dbname}?host={self.base}"
 

@@ -1,7 +1,9 @@
 """SQLite backend: one file, nothing to set up; WAL, and writers serialised by ``BEGIN IMMEDIATE``.
 
 Each thread gets its own connection (the server runs storage calls on a thread
-pool). ``synchronous=FULL``: an upload is acknowledged only once it is on disk.
+pool); writers in one process queue on a lock. ``synchronous=FULL``: an upload is
+acknowledged only once it is on disk. One server process is the right size for
+SQLite; several processes want PostgreSQL.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class SqliteStorage(SqlStorage):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         try:
             with self._transaction(write=True) as tx:
                 self._migrate(tx, "sqlite")
@@ -53,6 +56,17 @@ class SqliteStorage(SqlStorage):
 
     @contextmanager
     def _transaction(self, write: bool):
+        if not write:
+            with self._open_transaction(write=False) as tx:
+                yield tx
+            return
+        # Writers queue here rather than in SQLite's busy handler, which sleeps and retries
+        # (long tail latencies); other processes on the same file still meet the busy handler.
+        with self._write_lock, self._open_transaction(write=True) as tx:
+            yield tx
+
+    @contextmanager
+    def _open_transaction(self, write: bool):
         connection = self._connection()
         try:
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -9,6 +9,11 @@ from __future__ import annotations
 import base64
 import json
 
+try:  # optional: a SIMD base64 codec, ~20x faster on ciphertexts (the collector installs it)
+    import pybase64 as _base64
+except ImportError:
+    _base64 = base64
+
 
 def canonical(value) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
@@ -17,7 +22,7 @@ def canonical(value) -> bytes:
 
 def b64(data: bytes) -> str:
     """URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return _base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def unb64(text: object, what: str = "value") -> bytes:
@@ -25,6 +30,6 @@ def unb64(text: object, what: str = "value") -> bytes:
     if not isinstance(text, str) or not text.isascii():
         raise ValueError(f"{what} is not base64 text")
     try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+        return _base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
     except (ValueError, TypeError):
         raise ValueError(f"{what} is not valid base64") from None

@@ -1,0 +1,34 @@
+"""The research tool's errors; the CLI turns each into one ``Error: ...`` line.
+
+::
+
+    ResearchError
+    ├── StudyDirError          a study directory is missing, incomplete or damaged
+    │   └── WrongPassphrase    the passphrase does not open the study's keys
+    └── CollectorError         the collector refused a request (status and its problem detail)
+        └── CollectorUnreachable   no answer from the collector (network, TLS, timeout)
+"""
+
+
+class ResearchError(Exception):
+    """Base class of the research tool's errors."""
+
+
+class StudyDirError(ResearchError):
+    """The study directory cannot be used as it is."""
+
+
+class WrongPassphrase(StudyDirError):
+    """The passphrase does not open the sealed keys."""
+
+
+class CollectorError(ResearchError):
+    """The collector answered with an error."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class CollectorUnreachable(CollectorError):
+    """The collector could not be reached."""

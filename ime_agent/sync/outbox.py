@@ -27,6 +27,10 @@ from ime_wire import manifest as manifests
 from ime_wire.errors import InvalidManifest
 from ime_wire.summary import Summary
 
+#: Sealed batches not yet acknowledged, at most: while the collector is away, what becomes due
+#: stays held (deletable, previewable) instead of being frozen into many small batches.
+MAX_UNSENT_BATCHES = 4
+
 
 @dataclass(frozen=True)
 class Study:
@@ -72,7 +76,7 @@ def seal_due(store: Store, study: Study, now: datetime, batch_size: int = defaul
         raise StudyError(f"the device key of study {study.study_id} is damaged; leave and join the study again")
     study_key = keys.x25519_public(study.manifest.hpke_public_key)
     sealed = 0
-    while True:
+    while len(store.batches_to_send(study.study_id)) < MAX_UNSENT_BATCHES:
         ids = store.due_for_upload(study.study_id, now, batch_size)
         if not ids:
             return sealed
@@ -89,6 +93,7 @@ def seal_due(store: Store, study: Study, now: datetime, batch_size: int = defaul
         if store.seal_batch(study_id=study.study_id, batch_id=context.batch_id, upload=upload.to_json(),
                             plaintext_sha256=hashlib.sha256(plaintext).hexdigest(), summary_ids=ids):
             sealed += len(ids)
+    return sealed
 
 
 @dataclass(frozen=True)

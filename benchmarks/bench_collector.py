@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -344,6 +345,7 @@ def main() -> None:
     finally:
         if cluster is not None:
             cluster.stop()
+    shutil.rmtree(work)  # kept when a run fails, to read its servers' logs
     print()
     print("| server | workers | batches/s | share of the bare endpoint | p50 | p99 | server CPU per batch |")
     print("|---|---|---|---|---|---|---|")

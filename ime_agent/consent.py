@@ -14,15 +14,19 @@ from ime_agent.store import Store
 from ime_wire.vocabulary import CATEGORIES
 
 DEFAULT_CATEGORIES = ("purchase", "travel")
-CONSENT_VERSION = "2026-11-1"
+CONSENT_VERSION = "2026-11-2"
 
 CONSENT_TEXT = """\
 ime-agent is a research tool that runs on your computer while you take part in a study.
 
 What it watches: the keys you type and which app has the keyboard, so it can put
 together each piece of text you finish (a message, a search, a line in a document).
-It never watches password fields, password managers or terminals, and it watches
-nothing while paused.
+On Linux it also reads what text fields report to the desktop's accessibility
+service (the one screen readers use), so it sees text your input method commits,
+such as Chinese, and recognises password fields; while it runs it turns the
+desktop's accessibility setting on, as a screen reader would, and turns it back off
+when it quits if it was off before. It never watches password fields, password
+managers or terminals, and it watches nothing while paused.
 
 What it keeps: for each finished piece of text, your computer itself decides whether
 it is about shopping, travel or health. If it is, and you agreed to that kind, a short
@@ -93,4 +97,21 @@ def describe(store: Store) -> str:
         record = records.get(category)
         when = f" (since {record['at']}, consent text {record['version']})" if record else ""
         lines.append(f"  {category:<9} {'yes' if on else 'no'}{when}")
-    return "Your choices:\n" + "\n".join(lines)
+    text = "Your choices:\n" + "\n".join(lines)
+    studies = describe_studies(store)
+    return f"{text}\n{studies}" if studies else text
+
+
+def describe_studies(store: Store) -> str:
+    """The studies this profile shares summaries with, in the words of the consent text."""
+    from ime_agent.sync.outbox import studies  # the consent text names studies; sync owns them
+
+    lines = []
+    for study in studies(store):
+        hold = study.manifest.review_hold_seconds
+        lines.append(f"  {study.manifest.title} (run by {study.manifest.organisation or 'not stated'}): "
+                     f"sharing {', '.join(study.categories)}, after a review hold of "
+                     f"{hold // 3600} h{f' {hold % 3600 // 60} min' if hold % 3600 else ''}, "
+                     f"encrypted for the study and sent to {study.manifest.collector_url}; "
+                     "`ime-agent study leave` stops it and deletes what the study holds")
+    return "Studies you take part in:\n" + "\n".join(lines) if lines else ""

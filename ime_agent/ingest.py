@@ -58,10 +58,12 @@ def ingest(
     report = IngestReport(files=len(replays))
     pipeline = Pipeline(store, classifier, on_commit)
     now = store.now()
+    groups = []
     for replay in replays:
         report.dropped_events.update(replay.dropped)
-        begin = start or now - timedelta(seconds=replay.end)
-        report.add(pipeline.process(replay.segments, begin))
+        groups.append((replay.segments, start or now - timedelta(seconds=replay.end)))
+    report.add(pipeline.process_groups(groups))
+    for replay in replays:
         replay.segments.clear()  # the text goes no further than the pipeline
     return report
 

@@ -115,28 +115,33 @@ class Pipeline:
     def process(self, segments: Iterable[Segment], start: datetime | None = None) -> Report:
         """``start``: the wall-clock time the segments' offsets count from, for segments without
         ``wall_end`` (recorded sessions); default now."""
-        segments = list(segments)
-        start = start or self.store.now()
-        report = Report(segments=len(segments))
-        if not segments:
+        return self.process_groups([(list(segments), start)])
+
+    def process_groups(self, groups: list[tuple[list[Segment], datetime | None]]) -> Report:
+        """Several groups of segments, each with its own ``start``: everything is classified
+        first, so a classifier failure stores nothing of any group."""
+        now = self.store.now()
+        items = [(segment, start or now) for segments, start in groups for segment in segments]
+        report = Report(segments=len(items))
+        if not items:
             return report
         if not consent.consented(self.store):
-            report.not_stored[NO_CONSENT] += len(segments)  # not even classified
+            report.not_stored[NO_CONSENT] += len(items)  # not even classified
             return report
-        results = self._classify([s.text for s in segments])
-        for segment, result in zip(segments, results):
-            summary = summarize(segment, result, start)
+        results = self._classify([segment.text for segment, _start in items])
+        summaries = [summarize(segment, result, start) for (segment, start), result in zip(items, results)]
+        for summary in summaries:
             if summary.intent == "none":
                 self.store.add_count(summary.bucket[:10], "none")
                 report.not_stored[NONE] += 1
+                continue
+            outcome = self.store.add_summary(summary)  # consent and pause checked inside its write
+            if outcome == STORED:
+                report.stored[summary.intent] += 1
+                if self._on_commit:
+                    self._on_commit(summary.id)
             else:
-                outcome = self.store.add_summary(summary)  # consent and pause checked inside its write
-                if outcome == STORED:
-                    report.stored[summary.intent] += 1
-                    if self._on_commit:
-                        self._on_commit(summary.id)
-                else:
-                    report.not_stored[outcome] += 1
+                report.not_stored[outcome] += 1
         log.debug("pipeline: %d segments, stored %s, not stored %s",
                   report.segments, dict(report.stored), dict(report.not_stored))
         return report

@@ -55,12 +55,16 @@ class Windows:
     confirm_delete: Callable[[], bool]
 
     @classmethod
-    def tk(cls) -> "Windows":
+    def tk(cls, store: Store) -> "Windows":
         from ime_agent.ui.consent_window import ask_consent
         from ime_agent.ui.review_window import ReviewWindow, ask_delete_everything
 
+        def consent_text() -> str:  # the studies joined, too: what is shared, with whom
+            studies = consent.describe_studies(store)
+            return consent.CONSENT_TEXT + (f"\n{studies}\n" if studies else "")
+
         return cls(
-            ask_consent=lambda current: ask_consent(initial=current),
+            ask_consent=lambda current: ask_consent(initial=current, text=consent_text()),
             review=lambda summaries, delete_all: ReviewWindow(summaries, delete_all).run(),
             confirm_delete=ask_delete_everything,
         )
@@ -367,7 +371,7 @@ class Agent:
         def run() -> None:
             try:
                 if self._windows is None:
-                    self._windows = Windows.tk()
+                    self._windows = Windows.tk(self.store)
                 show(self._windows)
             except Exception as exc:  # a dialog failing must not take capture down
                 log.error("window failed: %s", type(exc).__name__)

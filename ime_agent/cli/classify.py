@@ -12,35 +12,54 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Iterator
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 import click
 
-from ime_agent.errors import ClassifyInputError
+from ime_agent.errors import ClassifierError, ClassifyInputError
 
 CHUNK = 1000
 
 
-def read_jsonl(stream: TextIO, chunk: int = CHUNK) -> Iterator[list[str]]:
-    """Yield lists of texts; on a malformed line yield what came before it, then raise."""
+MAX_LINE_BYTES = 4 * 1024 * 1024
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def read_jsonl(stream: BinaryIO, chunk: int = CHUNK) -> Iterator[list[str]]:
+    """Yield lists of texts from JSON lines read as bytes (any locale); on a bad line yield what
+    came before it, then raise :class:`ClassifyInputError` naming the line. Lines are read in
+    bounded pieces, so an endless line cannot grow memory."""
     batch: list[str] = []
-    for n, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
+    n = 0
+    while True:
+        raw = stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            break
+        n += 1
         problem = None
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problem = f"not valid JSON ({exc.msg} at column {exc.colno})"
+        if len(raw) > MAX_LINE_BYTES:
+            problem = f"longer than {MAX_LINE_BYTES // 2**20} MiB"
+        elif raw.strip():
+            try:
+                obj = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+            except UnicodeDecodeError:
+                problem = "not UTF-8 text"
+            except RecursionError:
+                problem = "JSON nested too deeply"
+            except ValueError as exc:  # JSONDecodeError included
+                problem = f"not valid JSON ({getattr(exc, 'msg', exc)})"
+            else:
+                if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                    problem = 'expected a JSON object with a string "text" field'
         else:
-            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-                problem = 'expected a JSON object with a string "text" field'
+            continue
         if problem:
             if batch:
                 yield batch
-            raise ClassifyInputError(
-                f'line {n}: {problem}; write one object per line, like {{"text": "..."}}'
-            )
+            raise ClassifyInputError(f'line {n}: {problem}; write one object per line, like {{"text": "..."}}')
         batch.append(obj["text"])
         if len(batch) >= chunk:
             yield batch
@@ -79,7 +98,12 @@ def classify_texts(batches: Iterable[list[str]], as_json: bool, out: TextIO) -> 
             clf = _load_classifier()
             if not as_json:
                 out.write(f"{'#':>5}  {'intent':<8}  {'conf':>5}  {'lang':<4}  slots\n")
-        for result in clf.classify_many(batch):
+        try:
+            results = clf.classify_many(batch)
+        except Exception as exc:  # only the type: the message could quote the text
+            raise ClassifierError(f"the classifier failed ({type(exc).__name__}) on input {n + 1} or after; "
+                                  "nothing more was classified") from None
+        for result in results:
             n += 1
             out.write((json.dumps(result_json(result), ensure_ascii=False) if as_json else _table_line(n, result)) + "\n")
         out.flush()
@@ -96,7 +120,7 @@ def classify_command(as_json: bool, texts: tuple[str, ...]) -> None:
     result per line, in order: intent, confidence, lang, slots, scores,
     model_id. The input text itself is never printed.
     """
-    batches = [list(texts)] if texts else read_jsonl(sys.stdin)
+    batches = [list(texts)] if texts else read_jsonl(sys.stdin.buffer)
     classify_texts(batches, as_json, sys.stdout)
 
 

@@ -151,11 +151,11 @@ def sync_job_for(store: Store, client_factory: ClientFactory = CollectorClient,
             return
         report = sync_once(store, client_factory=client_factory)
         at = f"{store.now().astimezone():%H:%M}"
-        sent = sum(s.sent for s in report.studies)
         if report.failed:
             last["text"] = f"last sync {at} failed, retrying (nothing lost)"
             raise SyncError("; ".join([*report.errors, *(s.error for s in report.studies if s.error)]))
-        last["text"] = f"last sync {at}: {sent} sent"
+        total = sum(row["sent"] or 0 for row in store.studies())
+        last["text"] = f"last sync {at}, {total} sent to your study"
 
     return SyncJob(Job("sync", run, interval, max_backoff=MAX_BACKOFF_SECONDS, jitter=0.25),
                    lambda: last["text"])

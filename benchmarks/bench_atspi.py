@@ -15,7 +15,6 @@ import queue
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from a11ybus import SYSTEM_PYTHON, LineReader, desktop  # noqa: E402
 from xserver import wait_until  # noqa: E402
 
 from ime_agent.capture import _atspi, _xorg  # noqa: E402
-from ime_agent.capture._base import INSERT, PRESS  # noqa: E402
+from ime_agent.capture._base import INSERT  # noqa: E402
 from ime_agent.capture.live import LiveCapture  # noqa: E402
 
 PEER = """
@@ -77,7 +76,7 @@ def commit_to_event(d, window, n: int = 200) -> dict:
             window.command(f"timed {'国庆'[i % 2]}")
             sent = float(window.out.lines[-1].split()[2])
             ours.append((received.get(timeout=10) - sent) * 1000)
-            line = peer_out.wait_for(lambda l, k=i: sum(1 for x in peer_out.lines if x != "listening") > k, 10)
+            peer_out.wait_for(lambda l, k=i: sum(1 for x in peer_out.lines if x != "listening") > k, 10)
             theirs.append((float([x for x in peer_out.lines if x != "listening"][i]) - sent) * 1000)
     finally:
         source.stop()

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from ime_agent.errors import AlreadyRunning
+from ime_agent.errors import AlreadyRunning, StoreError
 
 LOCK_NAME = "agent.lock"
 _WIN_LOCK_OFFSET = 1 << 20
@@ -76,7 +76,7 @@ def acquire(data_dir: Path) -> InstanceLock:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise ImeAgentError(f"cannot use data dir {data_dir} ({exc.strerror}); "
+        raise StoreError(f"cannot use data dir {data_dir} ({exc.strerror}); "
                             "choose a directory of your own with --data-dir") from None
     if not _try_lock(fd):
         os.close(fd)

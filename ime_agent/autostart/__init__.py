@@ -8,11 +8,11 @@ LaunchAgent plist), ``_winreg`` (Windows: the per-user ``Run`` key).
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ime_agent import env
 from ime_agent.errors import ImeAgentError
 
 
@@ -42,7 +42,7 @@ _BACKENDS = {"xdg": xdg, "launchd": launchd, "winreg": winreg}
 
 
 def backend():
-    name = os.environ.get("IME_AGENT_AUTOSTART_BACKEND") or {
+    name = env.get("IME_AGENT_AUTOSTART_BACKEND") or {
         "darwin": "launchd", "win32": "winreg"}.get(sys.platform, "xdg")
     try:
         return _BACKENDS[name]()

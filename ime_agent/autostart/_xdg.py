@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ime_agent import env
 from ime_agent.autostart import Status
 
 FILE_NAME = "ime-agent.desktop"
 
 
 def path() -> Path:
-    config_home = os.environ.get("XDG_CONFIG_HOME") or ""
+    config_home = env.get("XDG_CONFIG_HOME") or ""
     # The spec says a relative or empty XDG_CONFIG_HOME is invalid and must be ignored.
     base = Path(config_home) if os.path.isabs(config_home) else Path.home() / ".config"
     return base / "autostart" / FILE_NAME

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from a11ybus import HERE, REQUIRED, SYSTEM_PYTHON, LineReader, desktop
+from a11ybus import HERE, REQUIRED, LineReader, desktop
 from xserver import wait_until
 
 pytestmark = pytest.mark.x11
@@ -31,7 +31,7 @@ def test_native_wayland_app_through_the_accessibility_source_alone():
         message = "missing weston (scripts/setup-system)"
         pytest.fail(message) if REQUIRED else pytest.skip(message)
     with desktop() as d:
-        weston = d.spawn_group("weston", "--backend=x11-backend.so", "--width=800", "--height=600",
+        d.spawn_group("weston", "--backend=x11-backend.so", "--width=800", "--height=600",
                                "--socket=wayland-test", "--idle-time=0",
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         socket = Path(d.env["XDG_RUNTIME_DIR"]) / "wayland-test"

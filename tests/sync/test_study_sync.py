@@ -11,7 +11,6 @@ import hashlib
 import json
 
 import httpx
-import pytest
 
 from conftest import SESSIONS_DIR
 from ime_wire.envelope import batch_plaintext

@@ -14,7 +14,7 @@ import pytest
 from ime_agent import consent
 from ime_agent.ui import icons
 from ime_agent.agent import Agent, Windows
-from ime_agent.capture._base import FOCUS, PRESS, KeyEvent
+from ime_agent.capture._base import FOCUS, KeyEvent
 from ime_agent.capture._scripted import ScriptedSource, typing
 from ime_agent.config import load_config
 from ime_agent.store import Store

@@ -18,7 +18,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from ime_wire import keys, manifest as wire_manifest, vocabulary
+from ime_wire import SCHEMA_VERSION, keys, manifest as wire_manifest, vocabulary
+from ime_wire.canonical import canonical
 from ime_wire.envelope import BatchContext, Upload, batch_plaintext, make_upload
 from ime_wire.summary import Summary
 from ime_wire.timebucket import iso
@@ -62,10 +63,18 @@ class Participant:
 
     def upload(self, manifest: wire_manifest.Manifest, summaries: list[Summary],
                batch_id: str | None = None) -> Upload:
+        return self.upload_plaintext(manifest, batch_plaintext(summaries), batch_id)
+
+    def upload_plaintext(self, manifest: wire_manifest.Manifest, plaintext: bytes,
+                         batch_id: str | None = None) -> Upload:
         context = BatchContext(manifest.study_id, self.enrollment_id, batch_id or secrets.token_hex(16),
                                manifest.key_id)
-        return make_upload(batch_plaintext(summaries), keys.x25519_public(manifest.hpke_public_key), context,
-                           self.device_key)
+        return make_upload(plaintext, keys.x25519_public(manifest.hpke_public_key), context, self.device_key)
+
+
+def unchecked_plaintext(summaries: list[dict]) -> bytes:
+    """A batch's plaintext as a broken or hostile device could make it: nothing validated."""
+    return canonical({"schema_version": SCHEMA_VERSION, "summaries": summaries})
 
 
 def random_summary(rng: random.Random, manifest: wire_manifest.Manifest, *, day0: date = STUDY_START,

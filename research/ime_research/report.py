@@ -39,7 +39,7 @@ def build(db: ResearchDB, manifest: Manifest, *, key: bytes, budget: float, now:
         _overview(manifest, summaries, participation, db, now),
         _intents_per_day(manifest, summaries),
         _slots(manifest, summaries),
-        _participation(participation, key, now.date()),
+        _participation(participation, key, _until(manifest, participation, now.date())),
         _health(db),
         _ledger(db, budget),
     ]
@@ -96,6 +96,12 @@ def _slots(manifest: Manifest, summaries: pa.Table) -> str:
         title = f"{name} ({intent}): {vocabulary.SLOT_DESCRIPTIONS[name]}"
         parts.append(_figure(f"slot-{name}", charts.horizontal_bars(title, top)))
     return f"<section id=slots><h2>Slot distributions</h2>{''.join(parts)}</section>"
+
+
+def _until(manifest: Manifest, participation, today: date) -> date:
+    """The last day compliance is judged on: today, or the study's end once it is over."""
+    last_upload = max((date.fromisoformat(max(p.by_day)) for p in participation), default=today)
+    return max(min(today, date.fromisoformat(manifest.ends)), last_upload)
 
 
 def _participation(participation, key: bytes, today: date) -> str:

@@ -80,12 +80,16 @@ def anonymize(summaries: pa.Table, manifest: Manifest, *, k: int, precision: str
         raise ResearchError(f"time precision must be one of {', '.join(kanon.PRECISIONS)}")
     rows_in = summaries.num_rows
     intents = tuple(c for c in vocabulary.CATEGORIES if c in manifest.categories)
-    in_study = pc.is_in(summaries["intent"], value_set=pa.array(intents))
-    rows = summaries.filter(in_study)
+    needed = ["bucket", "app_category", "lang", "intent", "confidence", "model_id", "enrollment_id",
+              *codebook.slot_names(manifest)]
+    rows = summaries.select(needed)  # summary ids are never released, nor copied
+    in_study = pc.is_in(rows["intent"], value_set=pa.array(intents))
+    if pc.sum(in_study.cast(pa.int64())).as_py() != rows_in:
+        rows = rows.filter(in_study)
     coded, values = _code(rows, manifest, intents)
     steps = ladder_for(manifest, precision)
     levels = kanon.anonymize(coded, k=k, precision=precision, steps=steps)
-    time, precision_index, codes = kanon.released(coded, levels, precision, steps)
+    time, precision_index, codes, value_key = kanon.released(coded, levels, precision, steps)
     keep = pc.greater_equal(levels, 0)
 
     enrollment = rows["enrollment_id"].combine_chunks()
@@ -103,9 +107,9 @@ def anonymize(summaries: pa.Table, manifest: Manifest, *, k: int, precision: str
         columns[name] = pa.DictionaryArray.from_arrays(codes[name].cast(pa.int32()),
                                                        pa.array([*MISSING_CODES, *values[name]]))
     table = pa.table(columns).filter(keep)
-    order_by = pa.table({"time": time, "person": person, "precision": precision_index,
-                         **{name: codes[name] for name in values}}).filter(keep)
-    order = pc.sort_indices(order_by, sort_keys=[(name, "ascending") for name in order_by.column_names])
+    # sorted by the released values (time first), then pseudonym: the order tells nothing more
+    order_by = pa.table({"values": value_key, "person": person}).filter(keep)
+    order = pc.sort_indices(order_by, sort_keys=[("values", "ascending"), ("person", "ascending")])
     table = table.take(order)
 
     kept_time, kept_precision = time.filter(keep), precision_index.filter(keep)
@@ -125,28 +129,38 @@ def _code(rows: pa.Table, manifest: Manifest, intents: tuple[str, ...]) -> tuple
     """Each quasi-identifier as integer codes (see :mod:`ime_research.kanon`), and each column's values."""
     values = {"intent": intents, "lang": vocabulary.LANGS, "app_category": vocabulary.APP_CATEGORIES,
               "confidence": tuple(name for name, _, _ in CONFIDENCE_BANDS)}
-    first = kanon.FIRST_VALUE
-    columns = {name: pc.add(pc.index_in(rows[name], value_set=pa.array(values[name])), first)
-               for name in ("intent", "lang", "app_category")}
-    confidence = rows["confidence"]
-    band = pa.scalar(first, pa.int32())
+    columns = {name: _codes(rows[name], values[name]) for name in ("intent", "lang", "app_category")}
+    band = None
     for _, low, _ in CONFIDENCE_BANDS[1:]:
-        band = pc.add(band, pc.greater_equal(confidence, low).cast(pa.int32()))
-    columns["confidence"] = band
+        above = pc.greater_equal(rows["confidence"], low).cast(pa.int32())
+        band = above if band is None else pc.add(band, above)
+    columns["confidence"] = pc.add(band, _FIRST)
     for name in codebook.slot_names(manifest):
         intent = next(i for i, slots in vocabulary.SLOTS_FOR.items() if name in slots)
         values[name] = vocabulary.SLOTS[name]
-        stated = pc.coalesce(pc.add(pc.index_in(rows[name], value_set=pa.array(values[name])), first),
-                             pa.scalar(kanon.NOT_STATED, pa.int32()))
-        columns[name] = pc.if_else(pc.equal(rows["intent"], intent), stated,
-                                   pa.scalar(kanon.NOT_APPLICABLE, pa.int32()))
+        stated = pc.coalesce(_codes(rows[name], values[name]), _NOT_STATED)
+        columns[name] = pc.if_else(pc.equal(columns["intent"], _FIRST.as_py() + intents.index(intent)),
+                                   stated, _NOT_APPLICABLE)
     coded = kanon.Coded(
         time=_flat(rows["bucket"], pa.int64()),
         columns={name: _flat(column, pa.int32()) for name, column in columns.items()},
-        radix={name: first + len(values[name]) for name in columns},
+        radix={name: kanon.FIRST_VALUE + len(values[name]) for name in columns},
         person=rows["enrollment_id"].combine_chunks().indices,
     )
     return coded, values
+
+
+# Scalars made once: making one from a Python number is slow in pyarrow (it retries optional imports).
+_FIRST = pa.scalar(kanon.FIRST_VALUE, pa.int32())
+_NOT_STATED = pa.scalar(kanon.NOT_STATED, pa.int32())
+_NOT_APPLICABLE = pa.scalar(kanon.NOT_APPLICABLE, pa.int32())
+
+
+def _codes(column, values: tuple[str, ...]) -> pa.ChunkedArray:
+    """Code = position in ``values`` + FIRST_VALUE; null stays null. Looked up once per distinct value."""
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    lookup = pc.add(pc.index_in(encoded.dictionary, value_set=pa.array(values)), _FIRST)
+    return pc.take(lookup, encoded.indices)
 
 
 def _flat(column, type_) -> pa.Array:

@@ -8,8 +8,15 @@ still not shared by k participants at the top is suppressed (not released).
 
 Rows that reached k never move again, so a class of k or more only ever grows:
 when the loop ends every released row's values are shared by at least k
-participants. All rows still short of k climb together, so each round works on
-a single rung for the rows that are left, with vectorised Arrow kernels.
+participants. All rows still short of k climb together, one rung per round,
+with vectorised Arrow kernels over one 64-bit key per row that names its values.
+
+Only rows whose values a rung changes are counted again at that rung. A rung
+marks every value it changes — a coarser precision, or ``withheld`` in a column
+no earlier rung withheld — so a changed row can only meet other rows changed at
+the same rung, never a class settled earlier; and a row the rung leaves as it
+was (a withheld slot that does not apply to its intent) keeps a class that
+already fell short and gains no one.
 
 Coding: column values are small integers where 0 means "not applicable" (never
 withheld: it follows from the intent), :data:`WITHHELD` means withheld, and
@@ -54,10 +61,6 @@ class Coded:
     def __len__(self) -> int:
         return len(self.person)
 
-    def filter(self, mask: pa.Array) -> "Coded":
-        return Coded(self.time.filter(mask), {n: c.filter(mask) for n, c in self.columns.items()},
-                     self.radix, self.person.filter(mask))
-
 
 def ladder(precision: str, *, before_week: list[str], after_week: list[str]) -> list[Step]:
     """Time coarsened up to a day, ``before_week`` withheld, time to a week, then ``after_week`` withheld."""
@@ -87,27 +90,92 @@ def rungs(precision: str, steps: list[Step]) -> list[Rung]:
     return out
 
 
+class Keys:
+    """One int64 per row naming all its values, in mixed radix:
+    ``((window - origin) / 15 min × precisions + precision) × Π radix + Σ code × weight``.
+    The time part is the most significant, so keys sort by time first."""
+
+    def __init__(self, coded: Coded):
+        self.names = sorted(coded.columns)
+        for name in self.names:  # a code at or above its radix would make two different rows' keys equal
+            top = pc.max(coded.columns[name]).as_py() if len(coded) else None
+            if top is not None and not 0 <= top < coded.radix[name]:
+                raise ValueError(f"codes of {name!r} must be below its radix {coded.radix[name]}")
+        self.weight, size = {}, 1
+        for name in reversed(self.names):
+            self.weight[name] = size
+            size *= coded.radix[name]
+        self.columns_size = size
+        earliest = pc.min(coded.time).as_py() if len(coded) else 0
+        latest = pc.max(coded.time).as_py() if len(coded) else 0
+        self.origin = earliest - (earliest - _MONDAY) % SECONDS["1w"]  # every window starts after it
+        windows = (latest - self.origin) // SECONDS["15m"] + 1
+        if windows * len(PRECISIONS) * size >= _KEY_LIMIT:
+            raise OverflowError("the export spans too long a time to be checked for k-anonymity at once; "
+                                "export a shorter period")
+        self._scalars = {}
+
+    def scalar(self, value: int) -> pa.Scalar:
+        # made once: pyarrow makes a scalar from a Python number slowly (it retries optional imports)
+        if value not in self._scalars:
+            self._scalars[value] = pa.scalar(value, pa.int64())
+        return self._scalars[value]
+
+    def window(self, time: pa.Array, precision: str) -> pa.Array:
+        """The start of each time's ``precision`` window."""
+        seconds = self.scalar(SECONDS[precision])
+        return pc.subtract(time, pc.modulo(pc.subtract(time, self.scalar(_MONDAY)), seconds))
+
+    def time_part(self, window: pa.Array, precision_index) -> pa.Array:
+        slots = pc.divide(pc.subtract(window, self.scalar(self.origin)), self.scalar(SECONDS["15m"]))
+        marked = pc.add(pc.multiply(slots, self.scalar(len(PRECISIONS))), precision_index)
+        return pc.multiply(marked, self.scalar(self.columns_size))
+
+    def columns_part(self, columns: dict[str, pa.Array]) -> pa.Array:
+        part = None
+        for name in self.names:
+            term = pc.multiply(columns[name].cast(pa.int64()), self.scalar(self.weight[name]))
+            part = term if part is None else pc.add(part, term)
+        return part
+
+    def of(self, window: pa.Array, precision_index, columns: dict[str, pa.Array]) -> pa.Array:
+        return pc.add(self.time_part(window, precision_index), self.columns_part(columns))
+
+
 def anonymize(coded: Coded, *, k: int, precision: str, steps: list[Step]) -> pa.Array:
     """The rung each row is released at (int8), or -1 for a suppressed row."""
     if k < 1:
         raise ValueError("k must be at least 1")
-    origin = _origin(coded)
-    active, position = coded, pa.array(range(len(coded)), pa.int64())  # position: row number in ``coded``
-    settled_keys: list[pa.Array] = []
+    keys = Keys(coded)
+    position = pa.array(range(len(coded)), pa.int64())  # row numbers of the rows still short of k
+    person = coded.person
+    key = keys.of(keys.window(coded.time, precision), PRECISIONS.index(precision), coded.columns)
+    changed = None  # None: every row (the first rung)
     placed, placed_levels = [], []
-    for level, rung in enumerate(rungs(precision, steps)):
-        if not len(active):
+    for level, step in enumerate([None, *steps]):
+        if not len(position):
             break
-        time, columns = _generalise(active, rung)
-        keys = _keys(time, columns, active.radix, origin, PRECISIONS.index(rung.precision))
-        enough = pc.greater_equal(_people_per_key(keys, active.person), k)
-        if settled_keys:  # joining a class that already has k participants is enough
-            enough = pc.or_(enough, pc.is_in(keys, value_set=pa.concat_arrays(settled_keys)))
-        settled_keys.append(pc.unique(keys.filter(enough)))
-        placed.append(position.filter(enough))
-        placed_levels.append(pa.repeat(pa.scalar(level, pa.int8()), len(placed[-1])))
-        still = pc.invert(enough)
-        active, position = active.filter(still), position.filter(still)
+        if step is not None and step.kind == "time":
+            window = keys.window(coded.time.take(position), step.target)
+            key = pc.add(keys.time_part(window, PRECISIONS.index(step.target)),
+                         pc.modulo(key, keys.scalar(keys.columns_size)))
+            changed = None
+        elif step is not None:
+            codes = coded.columns[step.target].take(position).cast(pa.int64())
+            changed = pc.and_(pc.not_equal(codes, 0), pc.not_equal(codes, WITHHELD))
+            delta = pc.multiply(pc.subtract(keys.scalar(WITHHELD), codes), keys.scalar(keys.weight[step.target]))
+            key = pc.if_else(changed, pc.add(key, delta), key)
+        if changed is None:
+            enough = pc.greater_equal(_people_per_key(key, person), k)
+        else:  # rows left as they were keep a class that already fell short
+            counted = _people_per_key(key.filter(changed), person.filter(changed))
+            enough = pc.replace_with_mask(changed, changed, pc.greater_equal(counted, k))
+        settled = pc.sum(enough.cast(pa.int64())).as_py() or 0
+        if settled:
+            placed.append(position.filter(enough))
+            placed_levels.append(pa.repeat(pa.scalar(level, pa.int8()), settled))
+            still = pc.invert(enough)
+            position, key, person = position.filter(still), key.filter(still), person.filter(still)
     placed.append(position)  # suppressed
     placed_levels.append(pa.repeat(pa.scalar(-1, pa.int8()), len(position)))
     # every row is placed exactly once: sorting by row number puts the levels back in row order
@@ -116,62 +184,30 @@ def anonymize(coded: Coded, *, k: int, precision: str, steps: list[Step]) -> pa.
 
 
 def released(coded: Coded, levels: pa.Array, precision: str, steps: list[Step]
-             ) -> tuple[pa.Array, pa.Array, dict[str, pa.Array]]:
-    """Each row's values at its rung: (time window start, precision index, column codes).
+             ) -> tuple[pa.Array, pa.Array, dict[str, pa.Array], pa.Array]:
+    """Each row's values at its rung: (time window start, precision index, column codes, key).
 
-    Rows with level -1 get the top rung's values; the caller drops them."""
+    Rows with level -1 get the top rung's values; the caller drops them. The key
+    orders rows by their values, time first."""
     ladder_rungs = rungs(precision, steps)
+    keys = Keys(coded)
     level = pc.if_else(pc.less(levels, 0), len(ladder_rungs) - 1, levels)
     precision_index = pc.take(pa.array([PRECISIONS.index(r.precision) for r in ladder_rungs], pa.int8()), level)
     seconds = pc.take(pa.array([SECONDS[r.precision] for r in ladder_rungs], pa.int64()), level)
-    time = pc.subtract(coded.time, pc.modulo(pc.subtract(coded.time, _MONDAY), seconds))
+    time = pc.subtract(coded.time, pc.modulo(pc.subtract(coded.time, keys.scalar(_MONDAY)), seconds))
     columns = {}
     for name, codes in coded.columns.items():
         withheld_here = pc.take(pa.array([name in r.withheld for r in ladder_rungs]), level)
         columns[name] = pc.if_else(pc.and_(withheld_here, pc.not_equal(codes, NOT_APPLICABLE)),
                                    pa.scalar(WITHHELD, codes.type), codes)
-    return time, precision_index, columns
-
-
-# --- internals ----------------------------------------------------------------------------
-
-
-def _generalise(coded: Coded, rung: Rung) -> tuple[pa.Array, dict[str, pa.Array]]:
-    seconds = SECONDS[rung.precision]
-    time = pc.subtract(coded.time, pc.modulo(pc.subtract(coded.time, _MONDAY), seconds))
-    columns = {}
-    for name, codes in coded.columns.items():
-        columns[name] = (pc.if_else(pc.equal(codes, NOT_APPLICABLE), codes, pa.scalar(WITHHELD, codes.type))
-                         if name in rung.withheld else codes)
-    return time, columns
-
-
-def _origin(coded: Coded) -> int:
-    """The start of the week of the earliest row: every window start is at or after it."""
-    if not len(coded):
-        return 0
-    earliest = pc.min(coded.time).as_py()
-    return earliest - (earliest - _MONDAY) % SECONDS["1w"]
-
-
-def _keys(time: pa.Array, columns: dict[str, pa.Array], radix: dict[str, int], origin: int,
-          precision_index: int) -> pa.Array:
-    """One int64 per row naming its values (mixed radix): equal keys, equal released values."""
-    slots = pc.divide(pc.subtract(time, origin), SECONDS["15m"])
-    span = (pc.max(slots).as_py() or 0) + 1 if len(time) else 1
-    key = pc.add(pc.multiply(slots, len(PRECISIONS)), precision_index)
-    size = span * len(PRECISIONS)
-    for name in sorted(columns):
-        size *= radix[name]
-        if size >= _KEY_LIMIT:
-            raise OverflowError("the export spans too long a time to be checked for k-anonymity at once; "
-                                "export a shorter period")
-        key = pc.add(pc.multiply(key, radix[name]), columns[name].cast(pa.int64()))
-    return key
+    return time, precision_index, columns, keys.of(time, precision_index.cast(pa.int64()), columns)
 
 
 def _people_per_key(keys: pa.Array, person: pa.Array) -> pa.Array:
     """For each row, how many distinct participants share its key."""
-    groups = pa.table({"key": keys, "person": person}).group_by("key").aggregate([("person", "count_distinct")])
-    counts = groups["person_count_distinct"].combine_chunks()
+    # distinct (key, person) pairs, then pairs per key: cheaper than a distinct count per group
+    pairs = pa.table({"key": keys, "person": person}).group_by(["key", "person"]).aggregate([])
+    groups = pairs.group_by("key").aggregate([("person", "count")])
+    counts = groups["person_count"].combine_chunks()
     return pc.take(counts, pc.index_in(keys, value_set=groups["key"].combine_chunks()))
+

@@ -22,15 +22,16 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from ime_wire import keys as wire_keys
+from ime_wire import vocabulary
 from ime_wire.envelope import Upload, open_raw
 from ime_wire.errors import BadSignature, EnvelopeError, InvalidSummary
 from ime_wire.manifest import Manifest
 from ime_wire.summary import Summary
-from ime_wire.timebucket import parse_iso
 
 from ime_research.errors import FeedError
 from ime_research.researchdb import SUMMARY_SCHEMA, ResearchDB
@@ -38,8 +39,13 @@ from ime_research.researchdb import SUMMARY_SCHEMA, ResearchDB
 PAGE_LIMIT = 500
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
-_SLOT_NAMES = tuple(name for name in SUMMARY_SCHEMA.names
-                    if name not in ("id", "bucket", "app_category", "lang", "intent", "confidence", "model_id"))
+_SLOT_NAMES = tuple(vocabulary.SLOTS)
+#: A summary's wire form as Arrow reads it (slots nested); stored as :data:`SUMMARY_SCHEMA`.
+_WIRE_SCHEMA = pa.schema([
+    *[(f.name, f.type) for f in SUMMARY_SCHEMA if f.name not in _SLOT_NAMES and f.name != "bucket"],
+    ("bucket", pa.string()),
+    ("slots", pa.struct([(name, pa.string()) for name in _SLOT_NAMES])),
+])
 
 
 class Feed(Protocol):
@@ -91,7 +97,6 @@ class Ingester:
         self._device_keys: dict[str, str] = db.device_keys()
         self._verifiers: dict[str, Ed25519PublicKey] = {}
         self._withdrawn = db.withdrawn()
-        self._epochs: dict[str, int] = {}
 
     def page(self, items: list) -> PullCounts:
         """Store one page's items; the caller holds the transaction."""
@@ -172,33 +177,22 @@ class Ingester:
 
     def _summaries(self, raw: list) -> tuple[pa.Table | None, int]:
         """The valid summaries as a table (:data:`SUMMARY_SCHEMA`), and how many were dropped."""
-        columns: dict[str, list] = {name: [] for name in SUMMARY_SCHEMA.names}
-        dropped = 0
+        valid = []
         for obj in raw:
             try:
-                summary = Summary.from_wire(obj)
+                Summary.from_wire(obj)
             except InvalidSummary:
-                dropped += 1
                 continue
-            columns["id"].append(summary.id)
-            columns["bucket"].append(self._epoch(summary.bucket))
-            columns["app_category"].append(summary.app_category)
-            columns["lang"].append(summary.lang)
-            columns["intent"].append(summary.intent)
-            columns["confidence"].append(float(summary.confidence))
-            columns["model_id"].append(summary.model_id)
-            slots = summary.slots
-            for name in _SLOT_NAMES:
-                columns[name].append(slots.get(name))
-        if not columns["id"]:
-            return None, dropped
-        return pa.table(columns, schema=SUMMARY_SCHEMA), dropped
-
-    def _epoch(self, bucket: str) -> int:
-        epoch = self._epochs.get(bucket)
-        if epoch is None:
-            epoch = self._epochs[bucket] = int(parse_iso(bucket).timestamp())
-        return epoch
+            valid.append(obj)
+        if not valid:
+            return None, len(raw)
+        wire = pa.Table.from_pylist(valid, schema=_WIRE_SCHEMA)  # validated: every value fits its type
+        slots = wire["slots"].combine_chunks()
+        columns = {name: wire[name] for name in wire.column_names if name != "slots"}
+        columns["bucket"] = pc.strptime(wire["bucket"], format="%Y-%m-%dT%H:%M:%SZ", unit="s").cast(pa.int64())
+        columns.update({name: slots.field(name) for name in _SLOT_NAMES})
+        return pa.table([columns[name] for name in SUMMARY_SCHEMA.names], schema=SUMMARY_SCHEMA), \
+            len(raw) - len(valid)
 
 
 def _batch_id(item: object) -> str | None:

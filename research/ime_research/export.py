@@ -86,19 +86,19 @@ def anonymize(summaries: pa.Table, manifest: Manifest, *, k: int, precision: str
     in_study = pc.is_in(rows["intent"], value_set=pa.array(intents))
     if pc.sum(in_study.cast(pa.int64())).as_py() != rows_in:
         rows = rows.filter(in_study)
-    coded, values = _code(rows, manifest, intents)
-    steps = ladder_for(manifest, precision)
-    levels = kanon.anonymize(coded, k=k, precision=precision, steps=steps)
-    time, precision_index, codes, value_key = kanon.released(coded, levels, precision, steps)
-    keep = pc.greater_equal(levels, 0)
-
     enrollment = rows["enrollment_id"].combine_chunks()
     names = [pseudonyms.pseudonym(key, e) for e in enrollment.dictionary.to_pylist()]
-    rank = {name: i for i, name in enumerate(sorted(names))}  # sorting by person sorts by pseudonym
+    rank = {name: i for i, name in enumerate(sorted(names))}
+    # one number per participant, in the order of their pseudonyms: released rows are sorted by it
     person = pc.take(pa.array([rank[n] for n in names], pa.int32()), enrollment.indices)
+    coded, values = _code(rows, manifest, intents, person)
+    steps = ladder_for(manifest, precision)
+    placement = kanon.anonymize(coded, k=k, precision=precision, steps=steps)
+    time, precision_index, codes, withheld = kanon.released(coded, placement, precision, steps)
+    released_person = person.take(placement.rows)
 
     columns = {
-        "participant": pa.DictionaryArray.from_arrays(enrollment.indices, pa.array(names, pa.string())),
+        "participant": pa.DictionaryArray.from_arrays(released_person, pa.array(sorted(names), pa.string())),
         "time": _time_strings(time),
         "time_precision": pa.DictionaryArray.from_arrays(precision_index.cast(pa.int32()),
                                                          pa.array(kanon.PRECISIONS)),
@@ -106,26 +106,21 @@ def anonymize(summaries: pa.Table, manifest: Manifest, *, k: int, precision: str
     for name in values:
         columns[name] = pa.DictionaryArray.from_arrays(codes[name].cast(pa.int32()),
                                                        pa.array([*MISSING_CODES, *values[name]]))
-    table = pa.table(columns).filter(keep)
-    # sorted by the released values (time first), then pseudonym: the order tells nothing more
-    order_by = pa.table({"values": value_key, "person": person}).filter(keep)
-    order = pc.sort_indices(order_by, sort_keys=[("values", "ascending"), ("person", "ascending")])
-    table = table.take(order)
-
-    kept_time, kept_precision = time.filter(keep), precision_index.filter(keep)
-    seconds = pc.take(pa.array([kanon.SECONDS[p] for p in kanon.PRECISIONS]), kept_precision)
+    table = pa.table(columns)
+    seconds = pc.take(pa.array([kanon.SECONDS[p] for p in kanon.PRECISIONS]), precision_index)
     return Release(
         table=table, rows_in=rows_in, outside_study=rows_in - rows.num_rows,
-        suppressed=rows.num_rows - table.num_rows,
-        participants=len(pc.unique(person.filter(keep))),
-        models=tuple(sorted(pc.unique(rows["model_id"].filter(keep)).to_pylist())),
-        first=_iso(pc.min(kept_time).as_py()), last_end=_iso(pc.max(pc.add(kept_time, seconds)).as_py()),
+        suppressed=placement.suppressed,
+        participants=len(pc.unique(released_person)),
+        models=tuple(sorted(pc.unique(rows["model_id"].take(placement.rows)).to_pylist())),
+        first=_iso(pc.min(time).as_py()), last_end=_iso(pc.max(pc.add(time, seconds)).as_py()),
         ladder=tuple(str(step) for step in steps),
-        variables=_variables(coded, codes, kept_precision, keep, precision, values),
+        variables=_variables(precision_index, precision, withheld),
     )
 
 
-def _code(rows: pa.Table, manifest: Manifest, intents: tuple[str, ...]) -> tuple[kanon.Coded, dict]:
+def _code(rows: pa.Table, manifest: Manifest, intents: tuple[str, ...], person: pa.Array
+          ) -> tuple[kanon.Coded, dict]:
     """Each quasi-identifier as integer codes (see :mod:`ime_research.kanon`), and each column's values."""
     values = {"intent": intents, "lang": vocabulary.LANGS, "app_category": vocabulary.APP_CATEGORIES,
               "confidence": tuple(name for name, _, _ in CONFIDENCE_BANDS)}
@@ -145,7 +140,7 @@ def _code(rows: pa.Table, manifest: Manifest, intents: tuple[str, ...]) -> tuple
         time=_flat(rows["bucket"], pa.int64()),
         columns={name: _flat(column, pa.int32()) for name, column in columns.items()},
         radix={name: kanon.FIRST_VALUE + len(values[name]) for name in columns},
-        person=rows["enrollment_id"].combine_chunks().indices,
+        person=person,
     )
     return coded, values
 
@@ -178,18 +173,14 @@ def _iso(seconds: int | None) -> str | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _variables(coded: kanon.Coded, codes: dict, precision_index: pa.Array, keep: pa.Array, precision: str,
-               values: dict) -> dict:
+def _variables(precision_index: pa.Array, precision: str, withheld: dict[str, int]) -> dict:
     """Per variable, over released rows: rows whose time was coarsened (by precision), values withheld."""
     start = kanon.PRECISIONS.index(precision)
     counts = pc.value_counts(precision_index).to_pylist() if len(precision_index) else []
     coarser = {kanon.PRECISIONS[c["values"]]: c["counts"] for c in sorted(counts, key=lambda c: c["values"])
                if c["values"] > start}
-    out = {"time": {"generalised": coarser, "withheld": 0}}
-    for name in values:
-        changed = pc.and_(keep, pc.not_equal(codes[name], coded.columns[name]))
-        out[name] = {"generalised": {}, "withheld": pc.sum(changed.cast(pa.int64())).as_py() or 0}
-    return out
+    return {"time": {"generalised": coarser, "withheld": 0},
+            **{name: {"generalised": {}, "withheld": n} for name, n in withheld.items()}}
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -283,7 +274,9 @@ def _plain(table: pa.Table) -> pa.Table:
 
 
 def _write_parquet(table: pa.Table, path: Path) -> str:
-    pq.write_table(table, path, compression="zstd")
+    # min/max statistics of the dictionary-coded text columns would cost more than the rest of
+    # the write and prune little; they are kept for time, the column readers filter on
+    pq.write_table(table, path, compression="zstd", write_statistics=["time"])
     return _sha256(path)
 
 

@@ -142,16 +142,25 @@ class Keys:
         return pc.add(self.time_part(window, precision_index), self.columns_part(columns))
 
 
-def anonymize(coded: Coded, *, k: int, precision: str, steps: list[Step]) -> pa.Array:
-    """The rung each row is released at (int8), or -1 for a suppressed row."""
+@dataclass(frozen=True)
+class Placement:
+    """The rows released, in release order: by their values (time first), then by person."""
+
+    rows: pa.Array  # row numbers in the coded table (int64)
+    levels: pa.Array  # the rung each is released at (int8)
+    suppressed: int  # rows not released
+
+
+def anonymize(coded: Coded, *, k: int, precision: str, steps: list[Step]) -> Placement:
     if k < 1:
         raise ValueError("k must be at least 1")
     keys = Keys(coded)
-    position = pa.array(range(len(coded)), pa.int64())  # row numbers of the rows still short of k
+    # row numbers of the rows still short of k (all of them, to start with)
+    position = pc.indices_nonzero(pa.repeat(pa.scalar(True), len(coded))).cast(pa.int64())
     person = coded.person
     key = keys.of(keys.window(coded.time, precision), PRECISIONS.index(precision), coded.columns)
     changed = None  # None: every row (the first rung)
-    placed, placed_levels = [], []
+    placed: dict[str, list] = {"row": [], "level": [], "key": [], "person": []}
     for level, step in enumerate([None, *steps]):
         if not len(position):
             break
@@ -166,48 +175,58 @@ def anonymize(coded: Coded, *, k: int, precision: str, steps: list[Step]) -> pa.
             delta = pc.multiply(pc.subtract(keys.scalar(WITHHELD), codes), keys.scalar(keys.weight[step.target]))
             key = pc.if_else(changed, pc.add(key, delta), key)
         if changed is None:
-            enough = pc.greater_equal(_people_per_key(key, person), k)
+            enough = _shared(key, person, k)
         else:  # rows left as they were keep a class that already fell short
-            counted = _people_per_key(key.filter(changed), person.filter(changed))
-            enough = pc.replace_with_mask(changed, changed, pc.greater_equal(counted, k))
+            enough = pc.replace_with_mask(changed, changed, _shared(key.filter(changed), person.filter(changed), k))
         settled = pc.sum(enough.cast(pa.int64())).as_py() or 0
         if settled:
-            placed.append(position.filter(enough))
-            placed_levels.append(pa.repeat(pa.scalar(level, pa.int8()), settled))
+            placed["row"].append(position.filter(enough))
+            placed["level"].append(pa.repeat(pa.scalar(level, pa.int8()), settled))
+            placed["key"].append(key.filter(enough))
+            placed["person"].append(person.filter(enough))
             still = pc.invert(enough)
             position, key, person = position.filter(still), key.filter(still), person.filter(still)
-    placed.append(position)  # suppressed
-    placed_levels.append(pa.repeat(pa.scalar(-1, pa.int8()), len(position)))
-    # every row is placed exactly once: sorting by row number puts the levels back in row order
-    order = pc.sort_indices(pa.concat_arrays(placed))
-    return pc.take(pa.concat_arrays(placed_levels), order)
+    types = {"row": pa.int64(), "level": pa.int8(), "key": pa.int64(), "person": coded.person.type}
+    table = pa.table({name: pa.concat_arrays(parts) if parts else pa.array([], types[name])
+                      for name, parts in placed.items()})
+    order = pc.sort_indices(table, sort_keys=[("key", "ascending"), ("person", "ascending")])
+    return Placement(table["row"].take(order).combine_chunks(), table["level"].take(order).combine_chunks(),
+                     len(position))
 
 
-def released(coded: Coded, levels: pa.Array, precision: str, steps: list[Step]
-             ) -> tuple[pa.Array, pa.Array, dict[str, pa.Array], pa.Array]:
-    """Each row's values at its rung: (time window start, precision index, column codes, key).
-
-    Rows with level -1 get the top rung's values; the caller drops them. The key
-    orders rows by their values, time first."""
+def released(coded: Coded, placement: Placement, precision: str, steps: list[Step]
+             ) -> tuple[pa.Array, pa.Array, dict[str, pa.Array], dict[str, int]]:
+    """The placed rows' values at their rungs, in release order: (window start, precision index,
+    codes), and how many values of each column were withheld."""
     ladder_rungs = rungs(precision, steps)
     keys = Keys(coded)
-    level = pc.if_else(pc.less(levels, 0), len(ladder_rungs) - 1, levels)
+    level, rows = placement.levels, placement.rows
     precision_index = pc.take(pa.array([PRECISIONS.index(r.precision) for r in ladder_rungs], pa.int8()), level)
     seconds = pc.take(pa.array([SECONDS[r.precision] for r in ladder_rungs], pa.int64()), level)
-    time = pc.subtract(coded.time, pc.modulo(pc.subtract(coded.time, keys.scalar(_MONDAY)), seconds))
-    columns = {}
-    for name, codes in coded.columns.items():
-        withheld_here = pc.take(pa.array([name in r.withheld for r in ladder_rungs]), level)
-        columns[name] = pc.if_else(pc.and_(withheld_here, pc.not_equal(codes, NOT_APPLICABLE)),
-                                   pa.scalar(WITHHELD, codes.type), codes)
-    return time, precision_index, columns, keys.of(time, precision_index.cast(pa.int64()), columns)
+    time = coded.time.take(rows)
+    time = pc.subtract(time, pc.modulo(pc.subtract(time, keys.scalar(_MONDAY)), seconds))
+    columns, withheld = {}, {}
+    for name, all_codes in coded.columns.items():
+        codes = all_codes.take(rows)
+        withheld_here = pc.and_(pc.take(pa.array([name in r.withheld for r in ladder_rungs]), level),
+                                pc.not_equal(codes, NOT_APPLICABLE))
+        columns[name] = pc.if_else(withheld_here, pa.scalar(WITHHELD, codes.type), codes)
+        withheld[name] = pc.sum(withheld_here.cast(pa.int64())).as_py() or 0
+    return time, precision_index, columns, withheld
 
 
-def _people_per_key(keys: pa.Array, person: pa.Array) -> pa.Array:
-    """For each row, how many distinct participants share its key."""
-    # distinct (key, person) pairs, then pairs per key: cheaper than a distinct count per group
+def _shared(keys: pa.Array, person: pa.Array, k: int) -> pa.Array:
+    """For each row, whether at least ``k`` distinct participants share its key."""
+    # a key on fewer than k rows cannot have k participants: only the others are counted in
+    # detail, as distinct (key, person) pairs, then pairs per key
+    rows = pa.table({"key": keys}).group_by("key").aggregate([("key", "count")])
+    busy = rows["key"].filter(pc.greater_equal(rows["key_count"], k)).combine_chunks()
+    if not len(busy):
+        return pa.repeat(pa.scalar(False), len(keys))
+    candidate = pc.is_in(keys, value_set=busy) if len(busy) < len(rows) else None
+    if candidate is not None:
+        keys, person = keys.filter(candidate), person.filter(candidate)
     pairs = pa.table({"key": keys, "person": person}).group_by(["key", "person"]).aggregate([])
     groups = pairs.group_by("key").aggregate([("person", "count")])
-    counts = groups["person_count"].combine_chunks()
-    return pc.take(counts, pc.index_in(keys, value_set=groups["key"].combine_chunks()))
-
+    hit = pc.is_in(keys, value_set=groups["key"].filter(pc.greater_equal(groups["person_count"], k)))
+    return hit if candidate is None else pc.replace_with_mask(candidate, candidate, hit)

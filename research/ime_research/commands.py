@@ -80,6 +80,16 @@ def _pseudonym_key(load: Path | None, save: Path | None, out_dir: Path | None = 
         raise _fail(exc) from None
 
 
+def _pulled(study_dir: Path):
+    """The study's research database; a clear line if nothing was ever pulled into it."""
+    from ime_research.researchdb import FILE_NAME, ResearchDB
+
+    if not (Path(study_dir) / FILE_NAME).exists():
+        raise click.ClickException(f"nothing has been pulled into {study_dir} yet: run "
+                                   f"'ime-research pull {study_dir}' first")
+    return ResearchDB.in_study(study_dir)
+
+
 _DIR = click.Path(file_okay=False, path_type=Path)
 _KEY_FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -140,7 +150,6 @@ def export_command(study_dir: Path, formats: tuple[str, ...], out_dir: Path, k: 
     or batch id is written; each row is k-anonymous over all released columns but the pseudonym.
     """
     from ime_research.export import export
-    from ime_research.researchdb import ResearchDB
 
     study = _study(study_dir)
     if k < 2:
@@ -148,7 +157,7 @@ def export_command(study_dir: Path, formats: tuple[str, ...], out_dir: Path, k: 
     key = _pseudonym_key(load_key, save_key, out_dir)
     try:
         manifest_bytes = (Path(study_dir) / "study.json").read_bytes()
-        with ResearchDB.in_study(study_dir) as db:
+        with _pulled(study_dir) as db:
             summaries, withdrawn = db.load_summaries(), len(db.withdrawn())
         document = export(summaries, study.manifest, manifest_bytes, out_dir, formats=formats, k=k,
                           precision=precision, key=key, withdrawn=withdrawn)
@@ -180,12 +189,11 @@ def aggregate_command(study_dir: Path, epsilon: float, by: str, slot: str | None
     would exceed the study's total epsilon is refused and nothing is written.
     """
     from ime_research import dp
-    from ime_research.researchdb import ResearchDB
 
     study = _study(study_dir)
     query = dp.Query(by=by, slot=slot, max_per_period=max_per_period, epsilon=epsilon)
     try:
-        with ResearchDB.in_study(study_dir) as db:
+        with _pulled(study_dir) as db:
             result = dp.aggregate(db, study.manifest, float(study.dp_budget), query, out_file)
     except ResearchError as exc:
         raise _fail(exc) from None

@@ -255,6 +255,16 @@ def test_export_command_writes_a_release_and_saves_or_reuses_a_pseudonym_key(tmp
         document["pseudonym_key_id"]
 
 
+def test_export_before_any_pull_says_what_to_do(tmp_path):
+    research_standins.create_study(tmp_path / "study")
+    result = CliRunner().invoke(main, ["export", str(tmp_path / "study"), "--format", "csv",
+                                       "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.output == (f"Error: nothing has been pulled into {tmp_path / 'study'} yet: run "
+                             f"'ime-research pull {tmp_path / 'study'}' first\n")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--k", "1"], "k must be 2 or more"),
     (["-o", "{full}"], "is not an empty directory"),
@@ -264,6 +274,7 @@ def test_export_command_writes_a_release_and_saves_or_reuses_a_pseudonym_key(tmp
 def test_export_command_refuses_bad_input_in_one_line(tmp_path, args, message):
     study_dir = tmp_path / "study"
     research_standins.create_study(study_dir)
+    ResearchDB.in_study(study_dir).close()  # pulled, though nothing came
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "something").write_text("x")
     (tmp_path / "bad").write_text("not a key")

@@ -8,7 +8,6 @@ to ``test-artifacts/``.
 from __future__ import annotations
 
 import random
-import shutil
 from pathlib import Path
 
 import pytest
@@ -27,16 +26,21 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
+def _missing(message: str):
+    if REQUIRED:
+        pytest.fail(f"CI requires the real browser test: {message}")
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        message = "Debian's chromium is missing (apt-get install -y chromium)"
-        if REQUIRED:
-            pytest.fail(message)
-        pytest.skip(message)
-    playwright_api = pytest.importorskip("playwright.sync_api") if not REQUIRED else \
-        __import__("playwright.sync_api", fromlist=["sync_playwright"])
-    with playwright_api.sync_playwright() as p:
+    if not Path(CHROMIUM).exists():
+        _missing("Debian's chromium is missing (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is missing (pip install -e './research[dev]')")
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         yield browser
         browser.close()

@@ -152,6 +152,7 @@ class Placement:
 
 
 def anonymize(coded: Coded, *, k: int, precision: str, steps: list[Step]) -> Placement:
+    """Place every row at the lowest rung where at least ``k`` participants share its values."""
     if k < 1:
         raise ValueError("k must be at least 1")
     keys = Keys(coded)
@@ -171,7 +172,7 @@ def anonymize(coded: Coded, *, k: int, precision: str, steps: list[Step]) -> Pla
             changed = None
         elif step is not None:
             codes = coded.columns[step.target].take(position).cast(pa.int64())
-            changed = pc.and_(pc.not_equal(codes, 0), pc.not_equal(codes, WITHHELD))
+            changed = pc.and_(pc.not_equal(codes, NOT_APPLICABLE), pc.not_equal(codes, WITHHELD))
             delta = pc.multiply(pc.subtract(keys.scalar(WITHHELD), codes), keys.scalar(keys.weight[step.target]))
             key = pc.if_else(changed, pc.add(key, delta), key)
         if changed is None:

@@ -31,7 +31,7 @@ from ime_wire import vocabulary
 from ime_wire.envelope import Upload, open_raw
 from ime_wire.errors import BadSignature, EnvelopeError, InvalidSummary
 from ime_wire.manifest import Manifest
-from ime_wire.summary import Summary
+from ime_wire.summary import check_wire
 
 from ime_research.errors import FeedError
 from ime_research.researchdb import SUMMARY_SCHEMA, ResearchDB
@@ -180,7 +180,7 @@ class Ingester:
         valid = []
         for obj in raw:
             try:
-                Summary.from_wire(obj)
+                check_wire(obj)
             except InvalidSummary:
                 continue
             valid.append(obj)

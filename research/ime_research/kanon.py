@@ -220,14 +220,15 @@ def _shared(keys: pa.Array, person: pa.Array, k: int) -> pa.Array:
     """For each row, whether at least ``k`` distinct participants share its key."""
     # a key on fewer than k rows cannot have k participants: only the others are counted in
     # detail, as distinct (key, person) pairs, then pairs per key
-    rows = pa.table({"key": keys}).group_by("key").aggregate([("key", "count")])
+    # (one thread: on a machine's few cores, Acero's threaded grouping costs more than it gains here)
+    rows = pa.table({"key": keys}).group_by("key", use_threads=False).aggregate([("key", "count")])
     busy = rows["key"].filter(pc.greater_equal(rows["key_count"], k)).combine_chunks()
     if not len(busy):
         return pa.repeat(pa.scalar(False), len(keys))
     candidate = pc.is_in(keys, value_set=busy) if len(busy) < len(rows) else None
     if candidate is not None:
         keys, person = keys.filter(candidate), person.filter(candidate)
-    pairs = pa.table({"key": keys, "person": person}).group_by(["key", "person"]).aggregate([])
-    groups = pairs.group_by("key").aggregate([("person", "count")])
+    pairs = pa.table({"key": keys, "person": person}).group_by(["key", "person"], use_threads=False).aggregate([])
+    groups = pairs.group_by("key", use_threads=False).aggregate([("person", "count")])
     hit = pc.is_in(keys, value_set=groups["key"].filter(pc.greater_equal(groups["person_count"], k)))
     return hit if candidate is None else pc.replace_with_mask(candidate, candidate, hit)

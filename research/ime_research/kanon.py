@@ -156,22 +156,24 @@ def anonymize(coded: Coded, *, k: int, precision: str, steps: list[Step]) -> Pla
     if k < 1:
         raise ValueError("k must be at least 1")
     keys = Keys(coded)
-    # row numbers of the rows still short of k (all of them, to start with)
-    position = pc.indices_nonzero(pa.repeat(pa.scalar(True), len(coded))).cast(pa.int64())
-    person = coded.person
-    key = keys.of(keys.window(coded.time, precision), PRECISIONS.index(precision), coded.columns)
-    changed = None  # None: every row (the first rung)
-    placed: dict[str, list] = {"row": [], "level": [], "key": [], "person": []}
+    # the rows still short of k: their row numbers, current keys and persons
+    active = pa.table({
+        "row": pc.indices_nonzero(pa.repeat(pa.scalar(True), len(coded))).cast(pa.int64()),
+        "key": keys.of(keys.window(coded.time, precision), PRECISIONS.index(precision), coded.columns),
+        "person": coded.person,
+    })
+    placed, levels = [], []
     for level, step in enumerate([None, *steps]):
-        if not len(position):
+        if not active.num_rows:
             break
+        row, key, person = (active[name].combine_chunks() for name in ("row", "key", "person"))
+        changed = None  # None: every row
         if step is not None and step.kind == "time":
-            window = keys.window(coded.time.take(position), step.target)
+            window = keys.window(coded.time.take(row), step.target)
             key = pc.add(keys.time_part(window, PRECISIONS.index(step.target)),
                          pc.modulo(key, keys.scalar(keys.columns_size)))
-            changed = None
         elif step is not None:
-            codes = coded.columns[step.target].take(position).cast(pa.int64())
+            codes = coded.columns[step.target].take(row).cast(pa.int64())
             changed = pc.and_(pc.not_equal(codes, NOT_APPLICABLE), pc.not_equal(codes, WITHHELD))
             delta = pc.multiply(pc.subtract(keys.scalar(WITHHELD), codes), keys.scalar(keys.weight[step.target]))
             key = pc.if_else(changed, pc.add(key, delta), key)
@@ -179,20 +181,16 @@ def anonymize(coded: Coded, *, k: int, precision: str, steps: list[Step]) -> Pla
             enough = _shared(key, person, k)
         else:  # rows left as they were keep a class that already fell short
             enough = pc.replace_with_mask(changed, changed, _shared(key.filter(changed), person.filter(changed), k))
-        settled = pc.sum(enough.cast(pa.int64())).as_py() or 0
+        active = active.set_column(1, "key", key)
+        settled = pc.sum(enough).as_py() or 0
         if settled:
-            placed["row"].append(position.filter(enough))
-            placed["level"].append(pa.repeat(pa.scalar(level, pa.int8()), settled))
-            placed["key"].append(key.filter(enough))
-            placed["person"].append(person.filter(enough))
-            still = pc.invert(enough)
-            position, key, person = position.filter(still), key.filter(still), person.filter(still)
-    types = {"row": pa.int64(), "level": pa.int8(), "key": pa.int64(), "person": coded.person.type}
-    table = pa.table({name: pa.concat_arrays(parts) if parts else pa.array([], types[name])
-                      for name, parts in placed.items()})
+            placed.append(active.filter(enough))
+            levels.append(pa.repeat(pa.scalar(level, pa.int8()), settled))
+            active = active.filter(pc.invert(enough))
+    table = pa.concat_tables(placed) if placed else active.slice(0, 0)
     order = pc.sort_indices(table, sort_keys=[("key", "ascending"), ("person", "ascending")])
-    return Placement(table["row"].take(order).combine_chunks(), table["level"].take(order).combine_chunks(),
-                     len(position))
+    level_of = pa.concat_arrays(levels) if levels else pa.array([], pa.int8())
+    return Placement(table["row"].take(order).combine_chunks(), level_of.take(order), active.num_rows)
 
 
 def released(coded: Coded, placement: Placement, precision: str, steps: list[Step]

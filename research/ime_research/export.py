@@ -58,7 +58,7 @@ class Release:
     outside_study: int  # rows of an intent the study does not collect: never released
     suppressed: int
     participants: int
-    models: tuple[str, ...]
+    models: tuple[str, ...]  # classifier versions behind the study's summaries
     first: str | None  # start of the earliest window released
     last_end: str | None  # end of the latest window released
     ladder: tuple[str, ...]
@@ -112,7 +112,7 @@ def anonymize(summaries: pa.Table, manifest: Manifest, *, k: int, precision: str
         table=table, rows_in=rows_in, outside_study=rows_in - rows.num_rows,
         suppressed=placement.suppressed,
         participants=len(pc.unique(released_person)),
-        models=tuple(sorted(pc.unique(rows["model_id"].take(placement.rows)).to_pylist())),
+        models=tuple(sorted(pc.unique(rows["model_id"]).to_pylist())),
         first=_iso(pc.min(time).as_py()), last_end=_iso(pc.max(pc.add(time, seconds)).as_py()),
         ladder=tuple(str(step) for step in steps),
         variables=_variables(precision_index, precision, withheld),

@@ -88,7 +88,10 @@ LABELS = {
 
 
 class Ingester:
-    """Checks and stores feed items; keeps what it learnt (device keys, tombstones) between pages."""
+    """Checks and stores feed items; keeps what it learnt (device keys, tombstones) between pages.
+
+    Checked batches wait in ``_pending`` until the next tombstone or the end of the page, then
+    their summaries become one Arrow table, stored batch by batch as slices of it."""
 
     def __init__(self, db: ResearchDB, manifest: Manifest, study_key: X25519PrivateKey):
         self.db = db
@@ -97,6 +100,8 @@ class Ingester:
         self._device_keys: dict[str, str] = db.device_keys()
         self._verifiers: dict[str, Ed25519PublicKey] = {}
         self._withdrawn = db.withdrawn()
+        self._pending: list[tuple[str, str, str, int]] = []  # batch id, enrollment id, day received, summaries
+        self._valid: list[dict] = []  # the pending batches' valid summaries, in order
 
     def page(self, items: list) -> PullCounts:
         """Store one page's items; the caller holds the transaction."""
@@ -108,10 +113,12 @@ class Ingester:
             if kind == "batch":
                 self._batch(item, seen, counts)
             elif kind == "tombstone":
+                self._flush()  # the batches before it are stored first, so it deletes them too
                 self._tombstone(item, counts)
             else:
                 raise FeedError("the collector's feed holds an item that is neither a batch nor a tombstone; "
                                 "upgrade ime-research")
+        self._flush()
         return counts
 
     def _tombstone(self, item: dict, counts: PullCounts) -> None:
@@ -159,15 +166,22 @@ class Ingester:
         if not isinstance(received, str) or not _DAY.match(received):
             raise FeedError("the collector's feed holds a batch without its day received; nothing of this "
                             "page was kept")
-        table, dropped = self._summaries(raw)
-        counts.out_of_vocabulary += dropped
+        kept = 0
+        for obj in raw:
+            try:
+                check_wire(obj)
+            except InvalidSummary:
+                counts.out_of_vocabulary += 1
+                continue
+            self._valid.append(obj)
+            kept += 1
         if known is None:
             self.db.add_enrollment(context.enrollment_id, device_key)
             self._device_keys[context.enrollment_id] = device_key
-        self.db.add_batch(context.batch_id, context.enrollment_id, received, table)
+        self._pending.append((context.batch_id, context.enrollment_id, received, kept))
         seen.add(context.batch_id)
         counts.batches += 1
-        counts.summaries += table.num_rows if table is not None else 0
+        counts.summaries += kept
 
     def _verifier(self, device_key: str) -> Ed25519PublicKey:
         key = self._verifiers.get(device_key)
@@ -175,24 +189,26 @@ class Ingester:
             key = self._verifiers[device_key] = wire_keys.ed25519_public(device_key, "device key")
         return key
 
-    def _summaries(self, raw: list) -> tuple[pa.Table | None, int]:
-        """The valid summaries as a table (:data:`SUMMARY_SCHEMA`), and how many were dropped."""
-        valid = []
-        for obj in raw:
-            try:
-                check_wire(obj)
-            except InvalidSummary:
-                continue
-            valid.append(obj)
-        if not valid:
-            return None, len(raw)
-        wire = pa.Table.from_pylist(valid, schema=_WIRE_SCHEMA)  # validated: every value fits its type
-        slots = wire["slots"].combine_chunks()
-        columns = {name: wire[name] for name in wire.column_names if name != "slots"}
-        columns["bucket"] = pc.strptime(wire["bucket"], format="%Y-%m-%dT%H:%M:%SZ", unit="s").cast(pa.int64())
-        columns.update({name: slots.field(name) for name in _SLOT_NAMES})
-        return pa.table([columns[name] for name in SUMMARY_SCHEMA.names], schema=SUMMARY_SCHEMA), \
-            len(raw) - len(valid)
+    def _flush(self) -> None:
+        """Store the pending batches, each with its slice of one table of their summaries."""
+        if not self._pending:
+            return
+        table = _summary_table(self._valid)
+        start = 0
+        for batch_id, enrollment_id, received, kept in self._pending:
+            self.db.add_batch(batch_id, enrollment_id, received, table.slice(start, kept) if kept else None)
+            start += kept
+        self._pending, self._valid = [], []
+
+
+def _summary_table(valid: list[dict]) -> pa.Table:
+    """Validated summaries (wire form) as a table of :data:`SUMMARY_SCHEMA`."""
+    wire = pa.Table.from_pylist(valid, schema=_WIRE_SCHEMA)  # validated: every value fits its type
+    slots = wire["slots"].combine_chunks()
+    columns = {name: wire[name] for name in wire.column_names if name != "slots"}
+    columns["bucket"] = pc.strptime(wire["bucket"], format="%Y-%m-%dT%H:%M:%SZ", unit="s").cast(pa.int64())
+    columns.update({name: slots.field(name) for name in _SLOT_NAMES})
+    return pa.table([columns[name] for name in SUMMARY_SCHEMA.names], schema=SUMMARY_SCHEMA)
 
 
 def _batch_id(item: object) -> str | None:

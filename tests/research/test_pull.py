@@ -125,6 +125,18 @@ def test_a_tombstone_deletes_the_participant_and_blocks_later_batches(study):
     assert totals["tombstones"] == 1
 
 
+def test_a_tombstone_in_the_same_page_deletes_the_batches_before_it(study):
+    study_dir, manifest, study_keys = study
+    alice, bob = Participant(), Participant()
+    feed = FeedStandIn([batch_item(alice, alice.upload(manifest, summaries(manifest, 3))),
+                        batch_item(bob, bob.upload(manifest, summaries(manifest, 4))),
+                        tombstone_item(alice),
+                        batch_item(bob, bob.upload(manifest, summaries(manifest, 5, seed=2)))])
+    counts, table, _ = run_pull(study_dir, manifest, study_keys, feed)
+    assert (counts.batches, counts.summaries, counts.tombstones) == (3, 12, 1)
+    assert table["enrollment_id"].to_pylist() == [bob.enrollment_id] * 9
+
+
 def test_pull_resumes_from_the_cursor_after_an_interruption(study):
     study_dir, manifest, study_keys = study
     people = [Participant() for _ in range(3)]

@@ -112,19 +112,19 @@ def pull_command(study_dir: Path) -> None:
         keys = study.unlock(_passphrase())
     except (ResearchError, WireError, ValueError) as exc:
         raise _fail(exc) from None
-    feed = _open_feed(study, keys)
+    feed = None
     try:
+        feed = _open_feed(study, keys)
         with ResearchDB.in_study(study_dir) as db:
             counts = pull(db, feed, study.manifest, keys.hpke)
-    except (ResearchError, WireError) as exc:
+    except (ResearchError, WireError, ValueError) as exc:
         raise _fail(exc) from None
     except httpx.HTTPError as exc:
         raise click.ClickException(f"cannot reach the collector at {study.manifest.collector_url}: {exc}; "
                                    "nothing was lost, run pull again") from None
     finally:
-        close = getattr(feed, "close", None)
-        if close:
-            close()
+        if feed is not None and hasattr(feed, "close"):
+            feed.close()
     for line in counts.lines():
         click.echo(line)
 

@@ -205,3 +205,20 @@ def test_the_research_db_is_private(study):
     assert (study_dir / "research.db").stat().st_mode & 0o777 == 0o600
 
 
+
+
+def test_pull_command_when_the_collector_cannot_be_reached_is_one_line(study, monkeypatch):
+    import httpx
+
+    study_dir, manifest, _ = study
+
+    class Unreachable(FeedStandIn):
+        def items(self, after, limit):
+            raise httpx.ConnectError("connection refused")
+
+    research_standins.FEEDS[manifest.study_id] = Unreachable()
+    monkeypatch.setenv("IME_RESEARCH_PASSPHRASE", "correct horse")
+    result = CliRunner().invoke(main, ["pull", str(study_dir)])
+    assert result.exit_code == 1
+    assert result.output == (f"Error: cannot reach the collector at {manifest.collector_url}: connection refused; "
+                             "nothing was lost, run pull again\n")

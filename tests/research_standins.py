@@ -3,9 +3,9 @@
 They follow the interface the research commands use — ``StudyDir(path)`` with
 ``.manifest``, ``.dp_budget`` and ``.unlock(passphrase)`` returning keys with
 ``.signing`` and ``.hpke``; ``CollectorClient(manifest, signing_key)`` with
-``.items(after, limit)`` — and take their place in the research tests
-(``tests/research/conftest.py``), which so depend on nothing but this tool and
-the wire contract. The study directory they read is written by
+``.items(after, limit)`` — and take their place in the tests that ask for the
+:func:`standins` fixture, which so depend on nothing but this tool and the
+wire contract. The study directory they read is written by
 :func:`create_study`: the real signed ``study.json`` and, in place of the sealed
 keys, a plain test file. End-to-end tests use the real modules and a real
 collector instead.
@@ -14,8 +14,11 @@ collector instead.
 from __future__ import annotations
 
 import json
+import sys
 import types
 from pathlib import Path
+
+import pytest
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -76,3 +79,13 @@ def modules() -> dict[str, types.ModuleType]:
     client = types.ModuleType("ime_research.client")
     client.CollectorClient = CollectorClient
     return {"ime_research.studydir": studydir, "ime_research.client": client}
+
+
+@pytest.fixture
+def standins(monkeypatch):
+    """While a test runs, ``ime_research.studydir`` and ``ime_research.client`` are the stand-ins."""
+    for name, module in modules().items():
+        monkeypatch.setitem(sys.modules, name, module)
+    FEEDS.clear()
+    yield
+    FEEDS.clear()

@@ -14,11 +14,14 @@ from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
 import research_standins
+from research_standins import standins  # noqa: F401  (the fixture)
 from ime_wire import manifest as wire_manifest, vocabulary
 from ime_research import dp
 from ime_research.cli import main
 from ime_research.errors import BudgetExceeded, ResearchError
 from ime_research.researchdb import SUMMARY_SCHEMA, ResearchDB
+
+pytestmark = pytest.mark.usefixtures("standins")
 
 NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)  # the test study runs from 2026-03-02 for 60 days
 MONDAY = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp())

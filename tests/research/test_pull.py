@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 import research_standins
+from research_standins import standins  # noqa: F401  (the fixture)
 from ime_wire import keys, manifest as wire_manifest
 from ime_wire.envelope import make_upload
 from ime_research.cli import main
@@ -18,6 +19,8 @@ from ime_research.pull import pull
 from ime_research.researchdb import ResearchDB
 from studykit import (FeedStandIn, Participant, batch_item, random_summary, tombstone_item,
                       unchecked_plaintext)
+
+pytestmark = pytest.mark.usefixtures("standins")
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import research_standins
+from research_standins import standins  # noqa: F401  (the fixture)
 from ime_wire import manifest as wire_manifest
 from ime_research import dp
 from ime_research.cli import main
@@ -21,6 +22,8 @@ from ime_research.pull import pull
 from ime_research.researchdb import ResearchDB
 from studykit import FeedStandIn, Participant, batch_item, random_summary, tombstone_item
 from xserver import REQUIRED
+
+pytestmark = pytest.mark.usefixtures("standins")
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

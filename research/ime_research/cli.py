@@ -52,7 +52,7 @@ def _day(ctx, param, value: str | None) -> date | None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ime-research")
 def main() -> None:
-    """The researcher's tool for ime-agent studies."""
+    """The researcher's tool for ime-agent studies: set up, pull, export, aggregate, report."""
 
 
 @main.group()
@@ -125,3 +125,12 @@ def invite_command(directory: Path, count: int, expires: int) -> None:
         click.echo(code)
     _say(f"registered {count} join code(s) with {study_dir.manifest.collector_url}, valid until "
          f"{expiry:%Y-%m-%d %H:%M} UTC; each works once")
+
+
+def _register_data_commands() -> None:
+    from ime_research.commands import add_commands  # noqa: PLC0415  (explicit: packagers see it)
+
+    add_commands(main)
+
+
+_register_data_commands()

@@ -111,6 +111,11 @@ class CollectorClient:
             raise CollectorError(f"the collector at {self.base_url} sent a feed page this tool cannot read")
         return FeedPage(items, next_cursor, more)
 
+    def items(self, after: str | None, limit: int) -> dict:
+        """One feed page as the protocol's dict (what :func:`ime_research.pull.pull` reads)."""
+        page = self.items_page(after, limit)
+        return {"items": page.items, "next": page.next, "more": page.more}
+
     def iter_pages(self, after: str | None = None, limit: int = 100) -> Iterator[FeedPage]:
         """Pages from ``after`` on until nothing more is visible now; resume later from the last ``next``."""
         while True:

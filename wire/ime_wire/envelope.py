@@ -84,6 +84,13 @@ def seal(plaintext: bytes, study_key: X25519PublicKey, context: BatchContext) ->
 def open_batch(ciphertext: bytes, study_key: X25519PrivateKey, context: BatchContext) -> list[Summary]:
     """Decrypt and validate a batch; :class:`EnvelopeError` if it does not open,
     :class:`InvalidSummary` if what it holds breaks the schema or the vocabulary."""
+    return [Summary.from_wire(s) for s in open_raw(ciphertext, study_key, context)]
+
+
+def open_raw(ciphertext: bytes, study_key: X25519PrivateKey, context: BatchContext) -> list:
+    """Decrypt a batch and check its frame (schema version, 1 to :data:`MAX_SUMMARIES` entries)
+    but not the summaries: for a reader that keeps the valid ones and counts the others
+    (pass each to :meth:`Summary.from_wire`). Errors as :func:`open_batch`."""
     context.check()
     try:
         plaintext = SUITE.decrypt(ciphertext, study_key, info=context.info())
@@ -98,7 +105,7 @@ def open_batch(ciphertext: bytes, study_key: X25519PrivateKey, context: BatchCon
         raise InvalidSummary("the batch does not follow its schema version")
     if not body["summaries"] or len(body["summaries"]) > MAX_SUMMARIES:
         raise InvalidSummary(f"a batch holds 1 to {MAX_SUMMARIES} summaries")
-    return [Summary.from_wire(s) for s in body["summaries"]]
+    return body["summaries"]
 
 
 @dataclass(frozen=True)

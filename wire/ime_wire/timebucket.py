@@ -7,6 +7,7 @@ as ``YYYY-MM-DDTHH:MM:SSZ``. Exports may coarsen it further (:func:`coarsen`).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from datetime import UTC, datetime, timedelta
 
 BUCKET_MINUTES = 15
@@ -35,7 +36,12 @@ def bucket_of(moment: datetime) -> str:
 
 def is_bucket(text: object) -> bool:
     """Whether ``text`` is the start of a 15-minute window in the wire form."""
-    if not isinstance(text, str) or not _ISO.match(text):
+    return isinstance(text, str) and _is_bucket_text(str(text))
+
+
+@lru_cache(maxsize=8192)  # a batch repeats the same few windows: parse each once
+def _is_bucket_text(text: str) -> bool:
+    if not _ISO.match(text):
         return False
     try:
         moment = parse_iso(text)

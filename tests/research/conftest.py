@@ -13,3 +13,4 @@ def passphrase(monkeypatch) -> str:
     """Every test's study is sealed with this passphrase, given through the environment."""
     monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
     return PASSPHRASE
+from postgres import postgres_cluster, postgres_database, postgres_url  # noqa: F401,E402

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from ime_agent import defaults
-from ime_agent.capture._base import EDIT_TYPES, FIELD, FOCUS, PRESS, TEXT, Emit, KeyEvent
+from ime_agent.capture._base import EDIT_TYPES, FIELD, FOCUS, PRESS, REPORTS_FOCUS, TEXT, Emit, KeyEvent
 from ime_agent.capture.text import MODIFIERS, field_applies
 
 SECURE = "secure"
@@ -78,11 +78,14 @@ class GuardFilter:
     event, so nothing is kept before it.
     """
 
-    def __init__(self, guards: Guards, downstream: Emit, pause: PauseState | None = None):
+    def __init__(self, guards: Guards, downstream: Emit, pause: PauseState | None = None,
+                 capabilities: frozenset[str] | None = None):
         self._guards = guards
         self._downstream = downstream
         self._pause = pause or PauseState()
         self._blocked: str | None = UNKNOWN if guards.block_unknown else None
+        # A source that cannot say where keys go (no focus reports) cannot be judged: nothing is kept.
+        self._blind = capabilities is not None and REPORTS_FOCUS not in capabilities
         self._down: set[str] = set()
         self._lock = threading.Lock()  # sources emit from several threads
         self._window: KeyEvent | None = None
@@ -120,7 +123,7 @@ class GuardFilter:
                 return
             if kind == PRESS or kind == TEXT or kind in EDIT_TYPES:
                 reason = PAUSED if self._pause.paused else (
-                    SOURCE_DOWN if self._down else self._blocked or self._field_block())
+                    SOURCE_DOWN if self._down else UNKNOWN if self._blind else self._blocked or self._field_block())
                 if reason is not None and not (kind == PRESS and event.key in MODIFIERS):
                     self.dropped[reason] += 1
                     return

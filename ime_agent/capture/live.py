@@ -51,7 +51,8 @@ class LiveCapture:
         self._wall_clock = wall_clock
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self.pause_state = pause or PauseState()
-        self.guard = GuardFilter(guards or Guards(), self._queue.put, self.pause_state)
+        self.guard = GuardFilter(guards or Guards(), self._queue.put, self.pause_state,
+                                 capabilities=getattr(source, "capabilities", frozenset()))
         self._reconstructor = Reconstructor(self._deliver, idle_commit)
         self._thread = threading.Thread(target=self._run, name="ime-agent-reconstruction", daemon=True)
         self._healthy = True

@@ -24,6 +24,7 @@ from typing import Callable
 
 from sqlite_utils import Database
 
+from ime_agent import defaults
 from ime_agent.errors import KeyUnavailable, StoreError
 from ime_agent.store import export as export_writers
 from ime_agent.store import schema
@@ -87,7 +88,7 @@ class Store:
         key_source: str | None = None,
         passphrase: str | None = None,
         prompt: Callable[[bool], str | None] | None = None,
-        retention_days: int | None = 30,
+        retention_days: int | None = defaults.RETENTION_DAYS,
         clock: Callable[[], datetime] = utcnow,
         unlock: bool = True,
     ) -> "Store":

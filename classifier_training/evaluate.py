@@ -8,7 +8,7 @@ direct / indirect — and the false-positive rate on hard negatives), (2) the ol
 evalset written by the corpus's first writers, (3) the corpus's held-out slice,
 (4) two held-out splits for which every system is retrained without part of the
 corpus — a genre split and a source split (the second writers' batch) — (5) whole
-public sources never trained on, (6) in-distribution public test splits, and
+public sources never trained on, (6) the public sets' test splits, and
 (7) the development probes. Adds expected calibration error and a reliability plot
 per language (PNG next to the report) and throughput on one thread. Writes
 ``classifier_training/EVALUATION.md``.
@@ -75,6 +75,7 @@ SPLITS: dict[str, Callable[[Example], bool]] = {
     "source-held-out (second writers' batch)": lambda e: e.batch == "batch2",
 }
 KINDS = ("direct", "indirect")
+MIN_BIN_ROWS = 5  # reliability-plot bins with fewer rows are left out (a dot per 1–2 rows is noise)
 
 Proba = Callable[[list[str]], list[dict[str, float]]]  # texts → uncalibrated probabilities
 
@@ -304,13 +305,13 @@ def _plot_reliability(lang: str, system: System, curves: dict, png: Path) -> Non
     for ax, which, title in zip(axes, (0, 1), ("before (T = 1)", f"after (T = {system.fitted.temperature:.2f})")):
         ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="perfect")
         for name, pair in curves.items():
-            bins = pair[which]
+            bins = [b for b in pair[which] if b[2] >= MIN_BIN_ROWS]
             ax.plot([b[0] for b in bins], [b[1] for b in bins], marker="o", markersize=3, label=name)
         ax.set(title=title, xlabel="confidence of the top label", xlim=(0, 1), ylim=(0, 1))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy")
     axes[1].legend(loc="lower right", fontsize=8)
-    fig.suptitle(f"{lang}: reliability of the shipped model")
+    fig.suptitle(f"{lang}: reliability of the shipped model (bins of ≥ {MIN_BIN_ROWS} rows)")
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     plt.close(fig)

@@ -31,7 +31,7 @@ def eval_sets(ds: Dataset) -> dict[str, dict[str, list[Example]]]:
         **groups,
         CORPUS_GROUP: {"project_corpus": ds.corpus_test} if ds.corpus_test else {},
         "held-out public sources": ds.heldout,
-        "in-distribution public test splits": ds.test,
+        ("in-distribution public test splits" if ds.public_trained else "public test splits (not trained on)"): ds.test,
     }
 
 

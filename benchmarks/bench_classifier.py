@@ -2,9 +2,10 @@
 
 Measures, pinned to one CPU core: import and load time, segments/s batched
 (``classify_many``) and one at a time (``classify``), single-segment latency
-percentiles, and process RSS with both language models loaded. Segments are
-the project corpus lines (realistic typed lengths, en and zh mixed), repeated
-to --n. Writes ``benchmarks/classifier-results.md``.
+percentiles, the time for one multi-megabyte segment (cut to its first
+``MAX_CHARS`` characters), and process RSS with both language models loaded.
+Segments are the project corpus lines (realistic typed lengths, en and zh
+mixed), repeated to --n. Writes ``benchmarks/classifier-results.md``.
 
 thinc imports torch opportunistically when it is installed (the dev/eval extra
 pulls it in for the MiniLM baseline); the shipped runtime has spaCy only, so
@@ -40,7 +41,7 @@ def rss_mb() -> float:
 
 def corpus_texts() -> list[str]:
     texts = []
-    for path in sorted((ROOT / "classifiers" / "corpus").glob("*/*.jsonl")):
+    for path in sorted((ROOT / "classifier_training" / "corpus").glob("*/**/*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 texts.append(json.loads(line)["text"])
@@ -71,6 +72,7 @@ def main() -> int:
     rss_start = rss_mb()
     t0 = time.perf_counter()
     import classifiers
+    from classifiers.intent import MAX_CHARS
 
     t_import = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -104,6 +106,10 @@ def main() -> int:
     lat.sort()
     single = len(lat) / sum(lat)
     p50, p99 = lat[len(lat) // 2] * 1e3, lat[int(len(lat) * 0.99)] * 1e3
+    huge = "cheap flights to lisbon in may, any tips? " + "lorem ipsum dolor " * 300_000
+    t0 = time.perf_counter()
+    clf.classify(huge)
+    t_huge = time.perf_counter() - t0
     rss = rss_mb()
 
     cmd = "python benchmarks/bench_classifier.py" + (" --with-torch" if args.with_torch else "")
@@ -116,6 +122,7 @@ def main() -> int:
         (f"one at a time `classify`, {len(lat)} segments", f"{single:,.0f} segments/s"),
         ("single-segment latency p50", f"{p50:.2f} ms"),
         ("single-segment latency p99", f"{p99:.2f} ms"),
+        (f"one {len(huge) / 1e6:.1f} MB segment (first {MAX_CHARS:,} characters read)", f"{t_huge * 1e3:.1f} ms"),
         ("process RSS, both models loaded, after the runs", f"{rss:.0f} MB (interpreter alone {rss_start:.0f} MB)"),
     ]
     from classifier_training.evaluate_core import cpu_model  # after the timings: spaCy is loaded by now

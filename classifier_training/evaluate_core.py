@@ -7,26 +7,31 @@ from collections.abc import Sequence
 
 from spacy.language import Language
 
-from classifier_training.data import LABELS, Dataset, Example
+from classifier_training.data import HEADLINE, LABELS, Dataset, Example
 from classifier_training.metrics import apply_threshold, report
+from classifiers.decision import with_temperature
 
 
-def predict_proba(nlp: Language, texts: Sequence[str]) -> list[dict[str, float]]:
+def predict_proba(nlp: Language, texts: Sequence[str], temperature: float = 1.0) -> list[dict[str, float]]:
     with nlp.memory_zone():
-        return [{lab: float(doc.cats[lab]) for lab in LABELS} for doc in nlp.pipe(texts, batch_size=512)]
+        return [with_temperature({lab: float(doc.cats[lab]) for lab in LABELS}, temperature)
+                for doc in nlp.pipe(texts, batch_size=512)]
 
 
-EVALSET_GROUP = "realistic typed text (evalset, held out)"
+EVALSET_GROUP = "independent evalset (headline)"
+SAME_HANDS_GROUP = "evalset by the corpus's first writers"
 CORPUS_GROUP = "project corpus (held-out slice)"
+GROUP_OF_EVALSET = {HEADLINE: EVALSET_GROUP, "evalset": SAME_HANDS_GROUP}
 
 
 def eval_sets(ds: Dataset) -> dict[str, dict[str, list[Example]]]:
     """Named groups of evaluation sets, in report order (headline first)."""
+    groups = {GROUP_OF_EVALSET[name]: ({name: rows} if rows else {}) for name, rows in ds.evalsets.items()}
     return {
-        EVALSET_GROUP: {"evalset": ds.evalset} if ds.evalset else {},
+        **groups,
         CORPUS_GROUP: {"project_corpus": ds.corpus_test} if ds.corpus_test else {},
         "held-out public sources": ds.heldout,
-        "in-distribution public test splits": ds.test,
+        ("in-distribution public test splits" if ds.public_trained else "public test splits (not trained on)"): ds.test,
     }
 
 
@@ -49,8 +54,8 @@ def score_sets(predict, groups: dict[str, dict[str, list[Example]]]) -> dict[str
     return out
 
 
-def pipeline_predictor(nlp: Language, threshold: float):
-    return lambda texts: apply_threshold(predict_proba(nlp, texts), threshold)
+def pipeline_predictor(nlp: Language, threshold: float, temperature: float = 1.0):
+    return lambda texts: apply_threshold(predict_proba(nlp, texts, temperature), threshold)
 
 
 def fmt(x) -> str:
@@ -71,11 +76,11 @@ def summary_table(results: dict[str, dict[str, dict]]) -> list[str]:
     return lines
 
 
-MAX_NONE_FPR = 0.05
-# zh dev none FPR ran below the realistic evalset's (0.015–0.026 on corpus dev vs
-# 0.036–0.045 on the evalset), so zh picks its threshold against a stricter dev target
-# to keep margin under the 5 % target on unseen text.
-MAX_NONE_FPR_BY_LANG = {"zh": 0.04}
+# The study's target for none false positives on text from outside the project. The
+# corpus dev rows hold about as many hard negatives as the outside sets, so the
+# threshold is held to the target itself on dev.
+MAX_NONE_FPR = 0.03
+MAX_NONE_FPR_BY_LANG: dict[str, float] = {}
 
 
 def max_none_fpr(lang: str) -> float:

@@ -1,13 +1,14 @@
-"""Classification metrics, pure Python (no scikit-learn at runtime)."""
+"""Classification and calibration metrics, pure Python (no scikit-learn at runtime)."""
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from collections.abc import Sequence
 
 from classifiers import LABELS
-from classifiers.decision import decide
+from classifiers.decision import decide, with_temperature
 
 
 def report(gold: Sequence[str], pred: Sequence[str]) -> dict:
@@ -48,3 +49,30 @@ def bootstrap_macro_f1(gold: Sequence[str], pred: Sequence[str], n: int = 1000, 
         report(*zip(*rng.choices(pairs, k=len(pairs))))["macro_f1"] for _ in range(n)
     )
     return scores[int(0.025 * n)], scores[int(0.975 * n) - 1]
+
+
+def fit_temperature(probs: Sequence[dict[str, float]], gold: Sequence[str]) -> float:
+    """The temperature (0.25–8, log-spaced grid) with the lowest log loss on these rows."""
+    best = (math.inf, 1.0)
+    for i in range(-40, 61):
+        t = round(2 ** (i / 20), 4)
+        loss = -sum(math.log(max(with_temperature(p, t)[g], 1e-12)) for p, g in zip(probs, gold))
+        best = min(best, (loss, t))
+    return best[1]
+
+
+def calibration_bins(probs: Sequence[dict[str, float]], gold: Sequence[str], n_bins: int = 10) -> list[tuple[float, float, int]]:
+    """Top-label reliability: per equal-width confidence bin, (mean confidence,
+    accuracy, rows) of the argmax label; empty bins are left out."""
+    bins: list[list[tuple[float, bool]]] = [[] for _ in range(n_bins)]
+    for p, g in zip(probs, gold):
+        label = max(p, key=p.get)
+        conf = p[label]
+        bins[min(int(conf * n_bins), n_bins - 1)].append((conf, label == g))
+    return [(sum(c for c, _ in b) / len(b), sum(ok for _, ok in b) / len(b), len(b)) for b in bins if b]
+
+
+def expected_calibration_error(probs: Sequence[dict[str, float]], gold: Sequence[str], n_bins: int = 10) -> float:
+    """ECE: the row-weighted mean gap between confidence and accuracy over the bins."""
+    n = len(gold)
+    return sum(rows / n * abs(conf - acc) for conf, acc, rows in calibration_bins(probs, gold, n_bins)) if n else 0.0

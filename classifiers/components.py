@@ -27,7 +27,7 @@ from functools import partial
 
 import numpy
 
-from spacy.attrs import IS_SPACE, LOWER, NORM
+from spacy.attrs import IDS, IS_SPACE, LOWER, NORM
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.ml.extract_ngrams import extract_ngrams
@@ -65,6 +65,7 @@ def normalize_token(text: str) -> str:
 # Lexical attributes the pipeline reads (the matchers use LOWER). Every other
 # getter would run in Python for each new word, and inside nlp.memory_zone()
 # every word of a batch is new again, so dropping them doubles throughput.
+# A CNN tok2vec also embeds PREFIX / SUFFIX / SHAPE: ``keep_attrs`` adds those.
 _KEEP_LEX_ATTRS = (LOWER, IS_SPACE)
 
 
@@ -73,10 +74,11 @@ class Normalizer:
     slot (e.g. any place name) all get that slot's placeholder ("<destination>"),
     so a rare city shares weights with every other place."""
 
-    def __init__(self, nlp: Language, placeholders: list[str]):
+    def __init__(self, nlp: Language, placeholders: list[str], keep_attrs: Sequence[str] = ()):
         self.placeholders = list(placeholders)
         getters = nlp.vocab.lex_attr_getters
-        nlp.vocab.lex_attr_getters = {k: getters[k] for k in _KEEP_LEX_ATTRS if k in getters}
+        keep = (*_KEEP_LEX_ATTRS, *(IDS[name.upper()] for name in keep_attrs))
+        nlp.vocab.lex_attr_getters = {k: getters[k] for k in keep if k in getters}
         self.matcher = None
         if self.placeholders:
             from classifiers.slots import gazetteer_phrases  # slots is data-only; no cycle
@@ -96,9 +98,9 @@ class Normalizer:
         return doc
 
 
-@Language.factory("ime_normalize", default_config={"placeholders": []})
-def make_normalizer(nlp: Language, name: str, placeholders: list[str]) -> Normalizer:
-    return Normalizer(nlp, placeholders)
+@Language.factory("ime_normalize", default_config={"placeholders": [], "keep_attrs": []})
+def make_normalizer(nlp: Language, name: str, placeholders: list[str], keep_attrs: list[str]) -> Normalizer:
+    return Normalizer(nlp, placeholders, keep_attrs)
 
 
 @registry.architectures("ime.NormBOW.v1")
@@ -225,3 +227,4 @@ def build_norm_char_bow(
     """Exclusive-class bag of NORM word n-grams + hashed char n-grams of each
     normalised token → sparse linear → softmax."""
     return _sparse_softmax(extract_word_char_ngrams(ngram_size, char_ngrams, char_weight), length, nO)
+

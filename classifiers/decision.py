@@ -1,11 +1,27 @@
-"""The one abstention rule, shared by the shipped classifier and its evaluation."""
+"""The one abstention rule and the confidence calibration, shared by the shipped
+classifier and its evaluation."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 
-def decide(scores: dict[str, float], threshold: float) -> tuple[str, bool]:
+
+def decide(scores: Mapping[str, float], threshold: float) -> tuple[str, bool]:
     """The argmax label, or none when a non-none winner is below the threshold; and
     whether it abstained."""
     label = max(scores, key=scores.get)
     abstained = label != "none" and scores[label] < threshold
     return ("none" if abstained else label), abstained
+
+
+def with_temperature(scores: Mapping[str, float], temperature: float) -> dict[str, float]:
+    """Temperature-scaled probabilities: softmax(log p / T). T > 1 softens
+    over-confident scores, T < 1 sharpens; T = 1 leaves them as they are."""
+    if temperature == 1.0:
+        return dict(scores)
+    logits = {k: math.log(max(v, 1e-12)) / temperature for k, v in scores.items()}
+    top = max(logits.values())
+    exp = {k: math.exp(v - top) for k, v in logits.items()}
+    total = sum(exp.values())
+    return {k: v / total for k, v in exp.items()}

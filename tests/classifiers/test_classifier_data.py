@@ -1,11 +1,19 @@
-"""Training data: the held-out evalset never reaches training or dev rows."""
+"""Training data: the evaluation sets never reach training or dev rows, the
+corpus is well formed, and held-out splits really hold rows out."""
 
 import json
 
 import pytest
 
 from classifier_training import data
-from classifier_training.metrics import bootstrap_macro_f1, report
+from classifier_training.metrics import (
+    bootstrap_macro_f1,
+    calibration_bins,
+    expected_calibration_error,
+    fit_temperature,
+    report,
+)
+from classifiers.decision import with_temperature
 
 needs_public = pytest.mark.skipif(
     not (data.INTENTS_DIR / "clinc150" / "mapped.jsonl").exists(),
@@ -14,44 +22,75 @@ needs_public = pytest.mark.skipif(
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_corpus_files_hold_no_evalset_text(lang):
-    banned = {data._key(e.text) for e in data.read_evalset(lang)}
-    assert banned
+def test_both_evalsets_are_there_with_kinds(lang):
+    sets = data.read_evalsets(lang)
+    assert list(sets) == [data.HEADLINE, "evalset"]
+    independent = sets[data.HEADLINE]
+    assert len(independent) == 640
+    assert {e.kind for e in independent} == {"direct", "indirect", "everyday", "hard_negative"}
+    assert sum(e.kind == "hard_negative" for e in independent) == 160
+    assert any(e.kind == "hard_negative" for e in sets["evalset"])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_corpus_is_well_formed(lang):
     corpus, skipped = data.read_corpus(lang)
     assert not skipped
-    assert not [e.text for e in corpus if data._key(e.text) in banned]
+    assert {e.batch for e in corpus} == {"batch1", "batch2", "batch3"}
+    assert all(e.kind for e in corpus if e.batch != "batch1")
+    assert {e.genre for e in corpus} == {"chat", "search", "email", "note", "code", "social", "doc"}
 
 
 def test_key_normalises_case_and_whitespace():
     assert data._key("  Cheap  Flights\tto TOKYO \n") == "cheap flights to tokyo"
 
 
-@needs_public
+def test_near_duplicates_are_found_and_distinct_lines_are_not():
+    index = data.NearDuplicateIndex(["can you grab oat milk on your way home, we're out", "台风要来了 明天可能停课"])
+    assert index.matches("can you grab milk on the way home? we're out")
+    assert index.matches("台风要来了 明天可能停课吧")
+    assert not index.matches("can you review my pull request before lunch")
+    assert not index.matches("明天可能下雨")
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_build_never_trains_or_tunes_on_the_evalset(lang):
-    ds = data.build(lang)
-    banned = {data._key(e.text) for e in ds.evalset}
-    assert ds.evalset and all(e.source == data.EVALSET for e in ds.evalset)
+def test_build_never_trains_or_tunes_on_either_evalset(lang):
+    ds = data.build(lang, train_public=False)  # as shipped: stands on the repository alone
+    evaluated = [e for rows in ds.evalsets.values() for e in rows]
+    banned = {data._key(e.text) for e in evaluated}
+    assert len(ds.evalsets) == 2 and all(ds.evalsets.values())
     assert not [e.text for e in ds.train + ds.dev if data._key(e.text) in banned]
+    near = data.NearDuplicateIndex([e.text for e in evaluated])
+    assert not [e.text for e in ds.train + ds.dev if e.source == data.CORPUS and near.matches(e.text)]
+    assert ds.near_duplicates > 0
 
 
 @needs_public
-def test_build_drops_training_rows_that_match_the_evalset(tmp_path):
-    plain = data.build("en", evalset_dir=tmp_path)  # no evalset at all
+def test_build_drops_training_rows_that_match_either_evalset(tmp_path):
+    """Corpus rows and public rows alike (with the public sets trained on)."""
+    dirs = {name: tmp_path / name for name in data.EVALSETS}
+    for d in dirs.values():
+        d.mkdir()
+    plain = data.build("en", evalset_dirs=dirs)  # no evaluation lines at all
     corpus_row = next(e for e in plain.train if e.source == data.CORPUS)
     public_row = next(e for e in plain.train + plain.dev if e.source == "clinc150")
-    # Same texts, differently cased and spaced, in a stand-in evalset.
-    rows = [
-        {"text": "  " + corpus_row.text.upper().replace(" ", "   "), "label": corpus_row.label, "lang": "en"},
-        {"text": public_row.text.title() + " ", "label": public_row.label, "lang": "en"},
-    ]
-    (tmp_path / "en.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    ds = data.build("en", evalset_dir=tmp_path)
-    assert len(ds.evalset) == 2
+    # Same texts, differently cased and spaced, one in each stand-in evalset.
+    rows = {data.HEADLINE: {"text": "  " + corpus_row.text.upper().replace(" ", "   "), "label": corpus_row.label},
+            "evalset": {"text": public_row.text.title() + " ", "label": public_row.label}}
+    for name, row in rows.items():
+        (dirs[name] / "en.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    ds = data.build("en", evalset_dirs=dirs)
+    assert [len(v) for v in ds.evalsets.values()] == [1, 1]
     kept = {data._key(e.text) for e in ds.train + ds.dev}
     assert data._key(corpus_row.text) not in kept
     assert data._key(public_row.text) not in kept
-    assert len(ds.train) < len(plain.train)
+    assert sum(ds.train_counts[data.CORPUS].values()) < sum(plain.train_counts[data.CORPUS].values())
+
+
+def test_hold_out_keeps_rows_out_of_train_and_dev():
+    ds = data.build("zh", hold_out=lambda e: e.batch == "batch2", train_public=False)
+    assert ds.held_out_corpus and all(e.batch == "batch2" for e in ds.held_out_corpus)
+    assert not [e for e in ds.train + ds.dev + ds.corpus_test if e.source == data.CORPUS and e.batch == "batch2"]
 
 
 def test_bootstrap_interval_brackets_the_score():
@@ -60,3 +99,24 @@ def test_bootstrap_interval_brackets_the_score():
     lo, hi = bootstrap_macro_f1(gold, pred, n=200)
     assert lo <= report(gold, pred)["macro_f1"] <= hi
     assert lo < hi
+
+
+def test_temperature_keeps_the_ranking_and_fits_overconfidence():
+    p = {"purchase": 0.9, "travel": 0.05, "health": 0.03, "none": 0.02}
+    soft = with_temperature(p, 2.0)
+    assert abs(sum(soft.values()) - 1) < 1e-9
+    assert max(soft, key=soft.get) == "purchase" and soft["purchase"] < 0.9
+    assert with_temperature(p, 1.0) == p
+    # Always 0.9 sure, right only 60 % of the time: the fitted temperature softens.
+    probs = [p] * 10
+    gold = ["purchase"] * 6 + ["none"] * 4
+    t = fit_temperature(probs, gold)
+    assert t > 1.5
+    assert expected_calibration_error([with_temperature(q, t) for q in probs], gold) < expected_calibration_error(probs, gold)
+
+
+def test_calibration_bins_count_every_row():
+    probs = [{"none": c, "travel": 1 - c, "purchase": 0.0, "health": 0.0} for c in (0.55, 0.65, 0.95, 0.99)]
+    bins = calibration_bins(probs, ["none", "travel", "none", "none"])
+    assert sum(n for _, _, n in bins) == 4
+    assert expected_calibration_error(probs, ["none"] * 4) == pytest.approx((0.45 + 0.35 + 0.05 + 0.01) / 4)

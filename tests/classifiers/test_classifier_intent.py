@@ -6,13 +6,15 @@ model, not measure accuracy (``python -m classifier_training.evaluate`` does tha
 """
 
 import dataclasses
-import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import classifiers
 from classifiers import LABELS, detect_lang
-from classifiers.intent import IntentClassifier
+from classifiers.decision import with_temperature
+from classifiers.intent import MAX_CHARS, IntentClassifier
 from classifiers.slots import SLOTS_FOR
 
 MUST_PASS = {
@@ -90,12 +92,10 @@ HARD_NEGATIVES = {
 }
 
 
-def test_load_is_cached_and_fast():
+def test_load_is_cached():
     classifiers.load.cache_clear()
-    t0 = time.perf_counter()
     clf = classifiers.load()
-    assert time.perf_counter() - t0 < 1.0
-    assert classifiers.load() is clf
+    assert classifiers.load() is clf  # load time is measured in benchmarks/bench_classifier.py
 
 
 def test_result_shape(clf):
@@ -192,6 +192,43 @@ def test_threshold_abstains_to_none(clf):
 def test_thresholds_are_calibrated_values(clf):
     for lang, t in clf.thresholds.items():
         assert 0.25 <= t < 1.0, lang
+
+
+def test_scores_are_temperature_scaled(clf):
+    model = clf._models["en"]
+    assert 0.25 <= model.temperature <= 8 and model.temperature != 1.0
+    text = "is a 55x40x20 backpack ok as cabin bag"
+    with model.nlp.memory_zone():
+        raw = {label: float(model.nlp(text).cats[label]) for label in LABELS}
+    assert clf.classify(text).scores == pytest.approx(with_temperature(raw, model.temperature))
+
+
+def test_a_multi_megabyte_segment_is_classified_by_its_beginning(clf):
+    head = "cheap flights to lisbon in may for two, any tips? "
+    huge = head + "lorem ipsum dolor " * 300_000  # about 5.4 MB
+    assert len(huge) > 5_000_000
+    r = clf.classify(huge)  # only the first MAX_CHARS characters are read (timed in the benchmark)
+    assert r.to_dict() == clf.classify(huge[:MAX_CHARS]).to_dict()
+    assert r.to_dict() == clf.classify(huge[:MAX_CHARS] + "booked the flights!").to_dict()
+    zh = "下个月去成都玩 住哪里方便 " + "啊" * 3_000_000
+    assert clf.classify_many([zh, "ok"])[0].to_dict() == clf.classify(zh[:MAX_CHARS]).to_dict()
+
+
+def test_only_strings_are_segments(clf):
+    with pytest.raises(TypeError, match="must be a str"):
+        clf.classify_many([b"cheap flights"])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(st.one_of(st.text(), st.text(alphabet=st.characters(codec=None)),
+                                st.binary().map(lambda b: b.decode("utf-8", "surrogateescape"))), max_size=6))
+def test_any_string_is_classified(clf, texts):
+    """Control characters, lone surrogates, undecodable bytes, NULs: never a crash."""
+    results = clf.classify_many(texts)
+    assert len(results) == len(texts)
+    for r in results:
+        assert r.label in LABELS and r.lang in ("en", "zh")
+        assert abs(sum(r.scores.values()) - 1) < 1e-3
 
 
 def test_no_strings_retained_after_classification(clf):

@@ -12,7 +12,9 @@ def load(files, lang):
             assert label in ('purchase','travel','health','none')
             if l in seen: print('DUP',lang,l); continue
             seen.add(l)
-            rows.append(({"text":l,"label":label,"lang":lang,"genre":genre},lab))
+            row={"text":l,"label":label,"lang":lang,"genre":genre}
+            if label=='none': row["kind"]="hard_negative" if lab=='hard' else "everyday"
+            rows.append((row,lab))
     return rows
 out={}
 for lang in ('en','zh'):
@@ -23,7 +25,7 @@ for lang in ('en','zh'):
 # validate
 for lang in ('en','zh'):
     rs=[json.loads(l) for l in open(f'../{lang}.jsonl',encoding='utf-8')]
-    assert all(set(r)=={'text','label','lang','genre'} for r in rs)
+    assert all(set(r)-{'kind'}=={'text','label','lang','genre'} for r in rs)
     print(lang,len(rs),collections.Counter(r['label'] for r in rs),collections.Counter(r['genre'] for r in rs))
     print(' subsets',collections.Counter(k for _,k in out[lang]))
     print(' label x genre',sorted(collections.Counter((r['label'],r['genre']) for r in rs).items()))

@@ -111,7 +111,12 @@ class Desktop:
                                 env=env or self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         out = LineReader(proc.stdout)
         words = out.wait_for(lambda line: line.startswith("ready"), 20, f"GTK window {title!r}").split()
-        return GtkWindow(proc, out, int(words[1], 16), int(words[2]))
+        window = GtkWindow(proc, out, int(words[1], 16), int(words[2]))
+        if "WAYLAND_DISPLAY" not in (env or {}):
+            # The accessibility bus can report the new field before the window manager has moved the
+            # X input focus: keys typed in between really go to the previous window. Wait for X too.
+            self.x.xdotool("windowactivate", "--sync", window.window_id)
+        return window
 
     def qt_window(self, title: str, *options: str):
         env = dict(self.env, QT_LINUX_ACCESSIBILITY_ALWAYS_ON="1", QT_QPA_PLATFORM="xcb")

@@ -509,13 +509,14 @@ class _Focus:
             # ("Sign in") must still be seen by the guards.
             titles = [_decode(self._prop(self._client, atom) or b"") for atom in (self._net_wm_name, self._wm_name)]
             shown = (_app_id(wm_class), " | ".join(dict.fromkeys(t for t in titles if t)))
-        shown += (self._activation_until is not None,)
+        # The process too: two windows of one app with one title are still two windows (their
+        # accessibility fields are told apart by it).
+        shown += (self._activation_until is not None, self._pid(self._client))
         if shown != self._shown:
             self._shown = shown
-            app, title, pending = shown
+            app, title, pending, pid = shown
             # Pending activation is reported as a secure field: the guards drop, the tray says so.
-            self._emit(KeyEvent(self._clock(), FOCUS, app=app or "unknown", title=title, secure=pending,
-                                pid=self._pid(self._client)))
+            self._emit(KeyEvent(self._clock(), FOCUS, app=app or "unknown", title=title, secure=pending, pid=pid))
 
     def _pid(self, window: int | None) -> int | None:
         """The client's process (EWMH ``_NET_WM_PID``), to match its window with its accessibility app."""

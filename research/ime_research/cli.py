@@ -6,7 +6,6 @@ everything said to the researcher goes to standard error.
 
 from __future__ import annotations
 
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -14,22 +13,12 @@ import click
 
 from ime_research import __version__, settings
 from ime_research.errors import ResearchError
+from ime_research.prompts import passphrase
 from ime_wire import vocabulary
 
 
 def _say(message: str) -> None:
     click.echo(message, err=True)
-
-
-def passphrase(confirm: bool = False) -> str:
-    """From IME_RESEARCH_PASSPHRASE, else asked on the terminal (never an argument: it would show in ps)."""
-    value = settings.passphrase_from_environment()
-    if value:
-        return value
-    if not sys.stdin.isatty():
-        raise click.ClickException(f"no passphrase: set {settings.PASSPHRASE_ENV} or run in a terminal")
-    return click.prompt("Passphrase for the study's keys", hide_input=True, confirmation_prompt=confirm,
-                        err=True)
 
 
 def _duration(ctx, param, value: str) -> int:

@@ -17,6 +17,7 @@ import httpx
 from ime_wire.errors import WireError
 
 from ime_research.errors import ResearchError
+from ime_research.prompts import passphrase
 
 #: The study key's passphrase, for commands that open envelopes (otherwise asked on the terminal).
 def add_commands(group: click.Group) -> None:
@@ -35,12 +36,6 @@ def _study(path: Path):
         return StudyDir(path)
     except (ResearchError, WireError, OSError, ValueError) as exc:
         raise _fail(exc) from None
-
-
-def _passphrase() -> str:
-    from ime_research.cli import passphrase  # one way to get it, for every command
-
-    return passphrase()
 
 
 def _open_feed(study, keys):
@@ -101,7 +96,7 @@ def pull_command(study_dir: Path) -> None:
 
     study = _study(study_dir)
     try:
-        keys = study.unlock(_passphrase())
+        keys = study.unlock(passphrase())
     except (ResearchError, WireError, ValueError) as exc:
         raise _fail(exc) from None
     feed = None

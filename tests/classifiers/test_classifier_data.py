@@ -15,10 +15,22 @@ from classifier_training.metrics import (
 )
 from classifiers.decision import with_temperature
 
-needs_public = pytest.mark.skipif(
-    not (data.INTENTS_DIR / "clinc150" / "mapped.jsonl").exists(),
-    reason=f"public intent data not found in {data.INTENTS_DIR} (set IME_AGENT_INTENTS_DIR)",
-)
+@pytest.fixture
+def public_sets(tmp_path, monkeypatch):
+    """A stand-in for the public intent sets (their mapped.jsonl format), so the loader is tested on
+    the repository alone: a few invented rows per English source, in its train split."""
+    root = tmp_path / "intents"
+    texts = {"purchase": "order a new phone case for me", "travel": "find a hotel in rome for two nights",
+             "health": "book a doctor appointment for my flu", "none": "what time is it in tokyo"}
+    for source in (src for src in data.SOURCES if src.lang == "en"):
+        folder = root / source.name
+        folder.mkdir(parents=True)
+        rows = [{"text": f"{text} {i}", "lang": "en", "native_label": label, "label": label,
+                 "split": (source.train_splits or ("train",))[0], "source": source.name}
+                for label, text in texts.items() for i in range(3)]
+        (folder / "mapped.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    monkeypatch.setattr(data, "INTENTS_DIR", root)
+    return root
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -65,8 +77,7 @@ def test_build_never_trains_or_tunes_on_either_evalset(lang):
     assert ds.near_duplicates > 0
 
 
-@needs_public
-def test_build_drops_training_rows_that_match_either_evalset(tmp_path):
+def test_build_drops_training_rows_that_match_either_evalset(tmp_path, public_sets):
     """Corpus rows and public rows alike (with the public sets trained on)."""
     dirs = {name: tmp_path / name for name in data.EVALSETS}
     for d in dirs.values():

@@ -72,7 +72,8 @@ THROUGHPUT_TEXTS = 2000
 # Held-out splits: corpus rows picked here are kept out of training and dev, then scored.
 SPLITS: dict[str, Callable[[Example], bool]] = {
     "genre-held-out (search, code, email)": lambda e: e.genre in {"search", "code", "email"},
-    "source-held-out (second writers' batch)": lambda e: e.batch == "batch2",
+    "source-held-out: second writers (batch2)": lambda e: e.batch == "batch2",
+    "source-held-out: new hands (batch4)": lambda e: e.batch == "batch4",
 }
 KINDS = ("direct", "indirect")
 MIN_BIN_ROWS = 5  # reliability-plot bins with fewer rows are left out (a dot per 1–2 rows is noise)

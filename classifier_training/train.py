@@ -20,6 +20,7 @@ import random
 import shutil
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import spacy
@@ -36,7 +37,9 @@ from classifier_training.evaluate_core import (
     dev_parts,
     eval_sets,
     fmt,
+    format_threshold,
     max_none_fpr,
+    pick_label_thresholds,
     pick_threshold,
     pipeline_predictor,
     predict_proba,
@@ -44,7 +47,7 @@ from classifier_training.evaluate_core import (
     summary_table,
 )
 from classifier_training.metrics import apply_threshold, fit_temperature, report
-from classifiers.decision import with_temperature
+from classifiers.decision import Threshold, with_temperature
 
 VERSION = "2026.12.1"
 # The public intent sets are assistant commands, not typed text: trained on, they made the
@@ -132,10 +135,28 @@ def calibrate(nlp: Language, ds: Dataset) -> float:
     return fit_temperature(predict_proba(nlp, [e.text for e in rows]), [e.label for e in rows])
 
 
-def choose_threshold(nlp: Language, ds: Dataset, temperature: float) -> tuple[float, dict]:
+def choose_threshold(nlp: Language, ds: Dataset, temperature: float, hp: dict) -> tuple[Threshold, dict]:
+    """The abstention threshold on dev (one, or one per intent with ``per_label_thresholds``)."""
     parts = dev_parts(ds)
     probs = [[with_temperature(p, temperature) for p in predict_proba(nlp, [e.text for e in rows])] for rows in parts]
-    return pick_threshold(probs, [[e.label for e in rows] for rows in parts], max_none_fpr(ds.lang))
+    pick = pick_label_thresholds if hp.get("per_label_thresholds") else pick_threshold
+    return pick(probs, [[e.label for e in rows] for rows in parts], hp.get("max_none_fpr", max_none_fpr(ds.lang)))
+
+
+def weighted(rows: list[data.Example], hp: dict) -> list[data.Example]:
+    """Training rows with the weights ``hp`` asks for, as repeats: every hard negative
+    ``hard_negative_repeat`` times; with ``balance_classes`` each intent's rows repeated
+    so that it has about as many as none."""
+    out = list(rows)
+    extra = hp.get("hard_negative_repeat", 1) - 1
+    out += [e for e in rows if e.kind == "hard_negative"] * extra
+    if hp.get("balance_classes"):
+        counts = Counter(e.label for e in out)
+        for label in LABELS:
+            if label != "none" and counts[label]:
+                times = round(counts["none"] / counts[label]) - 1
+                out += [e for e in out if e.label == label] * max(0, times)
+    return out
 
 
 def train_lang(lang: str, open_only: bool = False, hold_out=None, hp: dict | None = None,
@@ -144,9 +165,10 @@ def train_lang(lang: str, open_only: bool = False, hold_out=None, hp: dict | Non
     hp = hp or HPARAMS[lang]
     fix_random_seed(SEED)
     rng = random.Random(SEED)
-    ds = data.build(lang, open_only=open_only, hold_out=hold_out, train_public=hp.get("train_public", True))
+    ds = data.build(lang, open_only=open_only, hold_out=hold_out, train_public=hp.get("train_public", True),
+                    public_rows=hp.get("public_rows"))
     nlp = make_nlp(lang, hp)
-    train = _examples(nlp, ds.train)
+    train = _examples(nlp, weighted(ds.train, hp))
     optimizer = nlp.initialize(lambda: train[:2000])
     textcat = nlp.get_pipe("textcat")
     best = (-1.0, None, 0)
@@ -167,8 +189,8 @@ def train_lang(lang: str, open_only: bool = False, hold_out=None, hp: dict | Non
             break  # dev has not improved for a while: the corpus is memorised by now
     textcat.from_bytes(best[1])
     temperature = calibrate(nlp, ds)
-    threshold, dev = choose_threshold(nlp, ds, temperature)
-    digest = hashlib.sha256(best[1] + f"{threshold:.2f} {temperature:.3f}".encode()).hexdigest()[:8]
+    threshold, dev = choose_threshold(nlp, ds, temperature, hp)
+    digest = hashlib.sha256(best[1] + f"{format_threshold(threshold)} {temperature:.3f}".encode()).hexdigest()[:8]
     info = {
         "model_id": f"intent-{lang}-{VERSION}-{digest}",
         "threshold": threshold,
@@ -187,7 +209,8 @@ def train_lang(lang: str, open_only: bool = False, hold_out=None, hp: dict | Non
         license="see classifiers/models/MODEL_CARD.md",
         ime_agent=info,
     )
-    log(f"  {lang}: best epoch {best[2]}, temperature {temperature:.2f}, threshold {threshold:.2f}, {info['model_id']}")
+    log(f"  {lang}: best epoch {best[2]}, temperature {temperature:.2f}, threshold {format_threshold(threshold)}, "
+        f"{info['model_id']}")
     return nlp, ds, info
 
 

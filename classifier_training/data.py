@@ -8,8 +8,8 @@ Sources are the public sets under ``shared/data/intents`` (their own train/test
 splits, whole sources held out to measure generalisation) and the project's
 typed-text corpus in ``classifier_training/corpus/{en,zh}/**/*.jsonl`` (files
 directly under the language folder are the first writers' batch, ``batch2/``
-the second's, ``batch3/`` the maintainer's place-name lines, ``batch4/`` the
-fourth writers', "new hands").
+the second's, ``batch3/`` the maintainer's lines (place names, buying idioms),
+``batch4/`` the fourth writers', "new hands").
 
 Two evaluation sets are kept apart for final scores only (``EVALSETS``):
 ``evalset_independent/`` (written from the labelling guide alone by people who

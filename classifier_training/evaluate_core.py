@@ -156,7 +156,7 @@ def pick_label_thresholds(
                 trial = _dev_reports(parts_probs, parts_gold, {**current, lab: t}, max_fpr)
                 if trial is not None and trial[0]["macro_f1"] > reps[0]["macro_f1"] + 1e-9:
                     current, reps = {**current, lab: t}, trial
-    return current, _dev_info(reps)
+    return {lab: round(t, 2) for lab, t in current.items()}, _dev_info(reps)
 
 
 def cpu_model() -> str:

@@ -14,7 +14,8 @@ def decide(scores: Mapping[str, float], threshold: Threshold) -> tuple[str, bool
     """The argmax label, or none when a non-none winner is below its threshold (one
     number for all intents, or a mapping intent → threshold); and whether it abstained."""
     label = max(scores, key=scores.get)
-    bar = threshold.get(label, 0.0) if isinstance(threshold, Mapping) else threshold
+    # An intent missing from a per-intent mapping abstains: never fire without a bar.
+    bar = threshold.get(label, math.inf) if isinstance(threshold, Mapping) else threshold
     abstained = label != "none" and scores[label] < bar
     return ("none" if abstained else label), abstained
 

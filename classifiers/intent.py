@@ -87,6 +87,9 @@ def _load_model(path: Path) -> _Model:
 def _threshold(value) -> Threshold:
     """A model's abstention threshold from its meta: a number, or intent → number."""
     if isinstance(value, dict):
+        missing = [label for label in LABELS if label != "none" and label not in value]
+        if missing:
+            raise ValueError(f"no threshold for {missing[0]}")
         return MappingProxyType({str(label): float(t) for label, t in value.items()})
     return float(value)
 

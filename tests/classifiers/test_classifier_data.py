@@ -155,6 +155,7 @@ def test_per_intent_thresholds_abstain_per_label():
     assert decide(scores, 0.5) == ("purchase", False)
     assert decide(scores, {"purchase": 0.7, "travel": 0.3, "health": 0.3}) == ("none", True)
     assert decide(scores, {"purchase": 0.5, "travel": 0.9, "health": 0.9}) == ("purchase", False)
+    assert decide(scores, {"travel": 0.1, "health": 0.1}) == ("none", True)  # no bar for purchase: abstain
 
 
 def _probs(top: str, p: float) -> dict[str, float]:

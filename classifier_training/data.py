@@ -8,7 +8,8 @@ Sources are the public sets under ``shared/data/intents`` (their own train/test
 splits, whole sources held out to measure generalisation) and the project's
 typed-text corpus in ``classifier_training/corpus/{en,zh}/**/*.jsonl`` (files
 directly under the language folder are the first writers' batch, ``batch2/``
-the second's).
+the second's, ``batch3/`` the maintainer's lines (place names, buying idioms),
+``batch4/`` the fourth writers', "new hands").
 
 Two evaluation sets are kept apart for final scores only (``EVALSETS``):
 ``evalset_independent/`` (written from the labelling guide alone by people who
@@ -244,6 +245,7 @@ def build(
     evalset_dirs: dict[str, Path] | None = None,
     hold_out: Callable[[Example], bool] | None = None,
     train_public: bool = True,
+    public_rows: int | None = None,
 ) -> Dataset:
     """Assemble every split for one language (deterministic).
 
@@ -252,7 +254,8 @@ def build(
     batch) to keep out of train and dev entirely, in ``held_out_corpus``.
     With ``train_public=False`` the public sources are evaluation only: their
     test splits and held-out sources are still scored, nothing of theirs is
-    trained or tuned on.
+    trained or tuned on. ``public_rows`` keeps a random sample of that many public
+    training rows (after the caps): the public sets as a small extra, not the bulk.
     """
     rng = random.Random(SEED)
     evalsets = read_evalsets(lang, evalset_dirs)
@@ -297,6 +300,11 @@ def build(
         if counts:
             train_counts[src.name] = counts
             used_sources.append(src)
+
+    if public_rows is not None and len(train_pub) > public_rows:
+        train_pub = rng.sample(train_pub, public_rows)
+        for name in list(train_counts):
+            train_counts[name] = Counter(e.label for e in train_pub if e.source == name)
 
     corpus = drop_overlap(read_corpus(lang)[0], banned)
     near = NearDuplicateIndex(eval_texts)

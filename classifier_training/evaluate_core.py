@@ -62,6 +62,13 @@ def fmt(x) -> str:
     return "–" if x is None else f"{x:.3f}"
 
 
+def format_threshold(threshold) -> str:
+    """0.56, or "purchase 0.50 / travel 0.61 / health 0.55" for per-intent thresholds."""
+    if isinstance(threshold, dict):
+        return " / ".join(f"{lab} {t:.2f}" for lab, t in threshold.items())
+    return f"{threshold:.2f}"
+
+
 def summary_table(results: dict[str, dict[str, dict]]) -> list[str]:
     lines = ["| set | source | n | macro-F1 | none FPR | P/R purchase | P/R travel | P/R health |",
              "|---|---|---|---|---|---|---|---|"]
@@ -96,27 +103,60 @@ def dev_parts(ds: Dataset) -> list[list[Example]]:
     return [rows for rows in (corpus, public) if rows]
 
 
+_GRID = [x / 100 for x in range(25, 100)]
+
+
+def _dev_reports(parts_probs, parts_gold, threshold, max_fpr: float) -> list[dict] | None:
+    """Reports of every dev part at this threshold, or None when a part with enough
+    none rows has a none FPR above ``max_fpr``."""
+    reps = [report(g, apply_threshold(p, threshold)) for p, g in zip(parts_probs, parts_gold)]
+    if any(
+        r["none_fpr"] is not None and r["per_label"]["none"]["support"] >= MIN_NONE_FOR_FPR
+        and r["none_fpr"] > max_fpr
+        for r in reps
+    ):
+        return None
+    return reps
+
+
+def _dev_info(reps: list[dict]) -> dict:
+    return {"dev_macro_f1": reps[0]["macro_f1"], "dev_none_fpr": [r["none_fpr"] for r in reps]}
+
+
 def pick_threshold(
     parts_probs: list[list[dict[str, float]]], parts_gold: list[list[str]], max_fpr: float = MAX_NONE_FPR
 ) -> tuple[float, dict]:
     """Best macro-F1 on the first dev part among thresholds that keep none FPR
     ≤ max_fpr on every dev part with enough none rows."""
     best = None
-    for t in [x / 100 for x in range(25, 100)]:
-        reps = [report(g, apply_threshold(p, t)) for p, g in zip(parts_probs, parts_gold)]
-        if any(
-            r["none_fpr"] is not None and r["per_label"]["none"]["support"] >= MIN_NONE_FOR_FPR
-            and r["none_fpr"] > max_fpr
-            for r in reps
-        ):
-            continue
-        score = reps[0]["macro_f1"]
-        if best is None or score > best[1] + 1e-9:
-            best = (t, score, reps)
+    for t in _GRID:
+        reps = _dev_reports(parts_probs, parts_gold, t, max_fpr)
+        if reps is not None and (best is None or reps[0]["macro_f1"] > best[1] + 1e-9):
+            best = (t, reps[0]["macro_f1"], reps)
     if best is None:
         return 0.99, {}
-    t, _, reps = best
-    return t, {"dev_macro_f1": reps[0]["macro_f1"], "dev_none_fpr": [r["none_fpr"] for r in reps]}
+    return best[0], _dev_info(best[2])
+
+
+def pick_label_thresholds(
+    parts_probs: list[list[dict[str, float]]], parts_gold: list[list[str]], max_fpr: float = MAX_NONE_FPR,
+    rounds: int = 2,
+) -> tuple[dict[str, float], dict]:
+    """One threshold per intent, under the same rule as ``pick_threshold``: start from
+    the best single threshold, then move one intent's threshold at a time (coordinate
+    ascent, ``rounds`` passes) while dev macro-F1 rises and every none FPR stays ≤ max_fpr."""
+    start, _ = pick_threshold(parts_probs, parts_gold, max_fpr)
+    current = {lab: start for lab in LABELS if lab != "none"}
+    reps = _dev_reports(parts_probs, parts_gold, current, max_fpr)
+    if reps is None:
+        return current, {}
+    for _ in range(rounds):
+        for lab in current:
+            for t in _GRID:
+                trial = _dev_reports(parts_probs, parts_gold, {**current, lab: t}, max_fpr)
+                if trial is not None and trial[0]["macro_f1"] > reps[0]["macro_f1"] + 1e-9:
+                    current, reps = {**current, lab: t}, trial
+    return {lab: round(t, 2) for lab, t in current.items()}, _dev_info(reps)
 
 
 def cpu_model() -> str:

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from classifiers import LABELS
-from classifiers.decision import decide, with_temperature
+from classifiers.decision import Threshold, decide, with_temperature
 
 
 def report(gold: Sequence[str], pred: Sequence[str]) -> dict:
@@ -37,7 +37,7 @@ def report(gold: Sequence[str], pred: Sequence[str]) -> dict:
     }
 
 
-def apply_threshold(probs: Sequence[dict[str, float]], threshold: float) -> list[str]:
+def apply_threshold(probs: Sequence[dict[str, float]], threshold: Threshold) -> list[str]:
     return [decide(scores, threshold)[0] for scores in probs]
 
 

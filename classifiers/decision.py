@@ -7,11 +7,16 @@ import math
 from collections.abc import Mapping
 
 
-def decide(scores: Mapping[str, float], threshold: float) -> tuple[str, bool]:
-    """The argmax label, or none when a non-none winner is below the threshold; and
-    whether it abstained."""
+Threshold = float | Mapping[str, float]  # one for every intent, or one per intent
+
+
+def decide(scores: Mapping[str, float], threshold: Threshold) -> tuple[str, bool]:
+    """The argmax label, or none when a non-none winner is below its threshold (one
+    number for all intents, or a mapping intent → threshold); and whether it abstained."""
     label = max(scores, key=scores.get)
-    abstained = label != "none" and scores[label] < threshold
+    # An intent missing from a per-intent mapping abstains: never fire without a bar.
+    bar = threshold.get(label, math.inf) if isinstance(threshold, Mapping) else threshold
+    abstained = label != "none" and scores[label] < bar
     return ("none" if abstained else label), abstained
 
 

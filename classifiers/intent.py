@@ -27,7 +27,7 @@ from spacy.language import Language
 
 from classifiers import components  # noqa: F401  (registers ime_normalize, ime.NormBOW.v1, ime.NormCharBOW.v1)
 from classifiers.lang import LANGS, detect_lang
-from classifiers.decision import decide, with_temperature
+from classifiers.decision import Threshold, decide, with_temperature
 from classifiers.errors import ModelNotFound
 from classifiers.slots import SlotExtractor
 from ime_wire.vocabulary import INTENTS as LABELS
@@ -65,7 +65,7 @@ class IntentResult:
 @dataclass(frozen=True)
 class _Model:
     nlp: Language
-    threshold: float
+    threshold: Threshold  # one for every intent, or intent → threshold
     model_id: str
     slots: SlotExtractor
     temperature: float = 1.0
@@ -75,13 +75,23 @@ def _load_model(path: Path) -> _Model:
     try:
         nlp = spacy.load(path)
         info = nlp.meta["ime_agent"]
-        return _Model(nlp, float(info["threshold"]), str(info["model_id"]), SlotExtractor(nlp, nlp.lang),
+        return _Model(nlp, _threshold(info["threshold"]), str(info["model_id"]), SlotExtractor(nlp, nlp.lang),
                       float(info.get("temperature", 1.0)))
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, TypeError, AttributeError) as exc:
         raise ModelNotFound(
             f"cannot load the intent model in {path} ({type(exc).__name__}); "
             "reinstall ime-agent or run `python -m classifier_training.train`"
         ) from None
+
+
+def _threshold(value) -> Threshold:
+    """A model's abstention threshold from its meta: a number, or intent → number."""
+    if isinstance(value, dict):
+        missing = [label for label in LABELS if label != "none" and label not in value]
+        if missing:
+            raise ValueError(f"no threshold for {missing[0]}")
+        return MappingProxyType({str(label): float(t) for label, t in value.items()})
+    return float(value)
 
 
 def _prepared(text: str) -> str:
@@ -108,7 +118,7 @@ class IntentClassifier:
         return {lang: m.model_id for lang, m in self._models.items()}
 
     @property
-    def thresholds(self) -> dict[str, float]:
+    def thresholds(self) -> dict[str, Threshold]:
         return {lang: m.threshold for lang, m in self._models.items()}
 
     def classify(self, text: str) -> IntentResult:

@@ -2,18 +2,22 @@
 corpus is well formed, and held-out splits really hold rows out."""
 
 import json
+from collections import Counter
 
 import pytest
 
 from classifier_training import data
+from classifier_training.evaluate_core import pick_label_thresholds, pick_threshold
 from classifier_training.metrics import (
+    apply_threshold,
     bootstrap_macro_f1,
     calibration_bins,
     expected_calibration_error,
     fit_temperature,
     report,
 )
-from classifiers.decision import with_temperature
+from classifier_training.train import weighted
+from classifiers.decision import decide, with_temperature
 
 @pytest.fixture
 def public_sets(tmp_path, monkeypatch):
@@ -48,7 +52,7 @@ def test_both_evalsets_are_there_with_kinds(lang):
 def test_corpus_is_well_formed(lang):
     corpus, skipped = data.read_corpus(lang)
     assert not skipped
-    assert {e.batch for e in corpus} == {"batch1", "batch2", "batch3"}
+    assert {e.batch for e in corpus} == {"batch1", "batch2", "batch3", "batch4"}
     assert all(e.kind for e in corpus if e.batch != "batch1")
     assert {e.genre for e in corpus} == {"chat", "search", "email", "note", "code", "social", "doc"}
 
@@ -98,10 +102,23 @@ def test_build_drops_training_rows_that_match_either_evalset(tmp_path, public_se
     assert sum(ds.train_counts[data.CORPUS].values()) < sum(plain.train_counts[data.CORPUS].values())
 
 
-def test_hold_out_keeps_rows_out_of_train_and_dev():
-    ds = data.build("zh", hold_out=lambda e: e.batch == "batch2", train_public=False)
-    assert ds.held_out_corpus and all(e.batch == "batch2" for e in ds.held_out_corpus)
-    assert not [e for e in ds.train + ds.dev + ds.corpus_test if e.source == data.CORPUS and e.batch == "batch2"]
+@pytest.mark.parametrize("batch", ["batch2", "batch4"])
+def test_hold_out_keeps_rows_out_of_train_and_dev(batch):
+    ds = data.build("zh", hold_out=lambda e: e.batch == batch, train_public=False)
+    assert ds.held_out_corpus and all(e.batch == batch for e in ds.held_out_corpus)
+    assert not [e for e in ds.train + ds.dev + ds.corpus_test if e.source == data.CORPUS and e.batch == batch]
+
+
+def test_the_new_batch_loses_its_evaluation_overlaps_too():
+    """The fourth batch goes through the same exact and near-duplicate drops as every batch."""
+    corpus = [e for e in data.read_corpus("en")[0] if e.batch == "batch4"]
+    ds = data.build("en", train_public=False)
+    kept = [e for e in ds.train + ds.dev + ds.corpus_test if e.source == data.CORPUS and e.batch == "batch4"]
+    evaluated = [e.text for rows in ds.evalsets.values() for e in rows]
+    near = data.NearDuplicateIndex(evaluated)
+    dropped = [e for e in corpus if near.matches(e.text)]
+    assert dropped  # a few of its lines are (near) evaluation lines: they must not be kept
+    assert not {data._key(e.text) for e in dropped} & {data._key(e.text) for e in kept}
 
 
 def test_bootstrap_interval_brackets_the_score():
@@ -131,3 +148,43 @@ def test_calibration_bins_count_every_row():
     bins = calibration_bins(probs, ["none", "travel", "none", "none"])
     assert sum(n for _, _, n in bins) == 4
     assert expected_calibration_error(probs, ["none"] * 4) == pytest.approx((0.45 + 0.35 + 0.05 + 0.01) / 4)
+
+
+def test_per_intent_thresholds_abstain_per_label():
+    scores = {"purchase": 0.6, "travel": 0.2, "health": 0.1, "none": 0.1}
+    assert decide(scores, 0.5) == ("purchase", False)
+    assert decide(scores, {"purchase": 0.7, "travel": 0.3, "health": 0.3}) == ("none", True)
+    assert decide(scores, {"purchase": 0.5, "travel": 0.9, "health": 0.9}) == ("purchase", False)
+    assert decide(scores, {"travel": 0.1, "health": 0.1}) == ("none", True)  # no bar for purchase: abstain
+
+
+def _probs(top: str, p: float) -> dict[str, float]:
+    rest = (1 - p) / 3
+    return {lab: (p if lab == top else rest) for lab in data.LABELS}
+
+
+def test_per_intent_thresholds_keep_the_ceiling_where_one_cannot():
+    """None rows that look like purchase at 0.6 force one threshold above 0.6, which drops every
+    travel line at 0.45; one threshold per intent keeps both the none FPR and the travel lines."""
+    rows = ([("none", _probs("purchase", 0.6))] * 30 + [("none", _probs("none", 0.9))] * 100
+            + [("travel", _probs("travel", 0.45))] * 30 + [("purchase", _probs("purchase", 0.9))] * 30
+            + [("health", _probs("health", 0.9))] * 30)
+    gold, probs = [g for g, _ in rows], [p for _, p in rows]
+    one, one_dev = pick_threshold([probs], [gold], 0.03)
+    per, per_dev = pick_label_thresholds([probs], [gold], 0.03)
+    assert one > 0.6
+    assert per["travel"] <= 0.45 < 0.6 < per["purchase"]
+    assert per_dev["dev_none_fpr"][0] <= 0.03
+    assert per_dev["dev_macro_f1"] > one_dev["dev_macro_f1"]
+    assert report(gold, apply_threshold(probs, per))["per_label"]["travel"]["recall"] == 1.0
+
+
+def test_training_weights_repeat_hard_negatives_and_balance_classes():
+    rows = ([data.Example(f"n{i}", "none", data.CORPUS, kind="hard_negative") for i in range(2)]
+            + [data.Example(f"e{i}", "none", data.CORPUS, kind="everyday") for i in range(4)]
+            + [data.Example(f"p{i}", "purchase", data.CORPUS, kind="indirect") for i in range(2)])
+    assert weighted(rows, {}) == rows
+    doubled = weighted(rows, {"hard_negative_repeat": 2})
+    assert sum(e.kind == "hard_negative" for e in doubled) == 4 and len(doubled) == 10
+    balanced = Counter(e.label for e in weighted(rows, {"balance_classes": True}))
+    assert balanced["purchase"] == balanced["none"] == 6

@@ -6,6 +6,7 @@ model, not measure accuracy (``python -m classifier_training.evaluate`` does tha
 """
 
 import dataclasses
+from collections.abc import Mapping
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -191,7 +192,9 @@ def test_threshold_abstains_to_none(clf):
 
 def test_thresholds_are_calibrated_values(clf):
     for lang, t in clf.thresholds.items():
-        assert 0.25 <= t < 1.0, lang
+        bars = dict(t) if isinstance(t, Mapping) else {label: t for label in LABELS if label != "none"}
+        assert set(bars) == {label for label in LABELS if label != "none"}, lang
+        assert all(0.25 <= bar < 1.0 for bar in bars.values()), (lang, bars)
 
 
 def test_scores_are_temperature_scaled(clf):
@@ -238,3 +241,21 @@ def test_no_strings_retained_after_classification(clf):
     clf.classify_many(["zqxjvw plorkfish travelblorp " + str(i) for i in range(50)])
     assert len(nlp.vocab.strings) == before
     assert "plorkfish" not in nlp.vocab.strings
+
+
+@pytest.mark.parametrize("threshold", [{"purchase": 0.5, "travel": 0.5}, "high", [0.5]])
+def test_a_model_without_a_bar_for_every_intent_is_refused(tmp_path, threshold):
+    import json
+    import shutil
+
+    from classifiers.errors import ModelNotFound
+    from classifiers.intent import MODELS_DIR
+
+    for lang in ("en", "zh"):
+        shutil.copytree(MODELS_DIR / lang, tmp_path / lang)
+    meta_path = tmp_path / "en" / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["ime_agent"]["threshold"] = threshold
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ModelNotFound, match="cannot load the intent model"):
+        IntentClassifier.from_dir(tmp_path)

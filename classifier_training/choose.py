@@ -54,6 +54,11 @@ CANDIDATES: dict[str, dict] = {
     "n-grams 1–3, hash ×2, hard negatives ×2": {"ngram_size": 3, "length_factor": 2, "hard_negative_repeat": 2},
     # Third round (en): hyphenated words as one token, after "we need buy-in" read as purchase.
     "hyphenated words kept whole": {"keep_hyphenated": True},
+    # spacy pretrain for the ensemble's CNN (train.PRETRAIN): "ensemble" starts from the shipped
+    # recipe of the language (train.ensemble_hparams), not BASE; both rows side by side in one run.
+    # Each model is pretrained on its own training texts, so a held-out split's lines stay unseen.
+    "ensemble (CNN + n-grams), from scratch": {"ensemble": True},
+    "ensemble, pretrained tok2vec (characters objective)": {"ensemble": True, "pretrain": {}},
 }
 # Abstention rules: name → (picker, dev none-FPR ceiling).
 RULES = {
@@ -71,7 +76,8 @@ BASE = {"en": {**train.HPARAMS["en"], "keep_hyphenated": False},
 
 
 def hparams(lang: str, changes: dict) -> dict:
-    hp = {**BASE[lang], **changes}
+    changes = dict(changes)
+    hp = {**(train.ensemble_hparams(lang) if changes.pop("ensemble", False) else BASE[lang]), **changes}
     if "length_factor" in hp:
         hp["length"] = hp["length"] * hp.pop("length_factor")
     return hp

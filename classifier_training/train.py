@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
+import os
 import random
 import shutil
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -27,7 +30,10 @@ import spacy
 from spacy.lang.char_classes import ALPHA, HYPHENS
 from spacy.language import Language
 from spacy.training import Example as SpacyExample
-from spacy.util import compile_infix_regex, compounding, fix_random_seed, minibatch
+from spacy.training.batchers import minibatch_by_words
+from spacy.training.pretrain import create_pretraining_model, make_update
+from spacy.util import compile_infix_regex, compounding, fix_random_seed, minibatch, registry
+from thinc.api import Adam
 
 from classifiers import components  # noqa: F401  (registers the custom pieces)
 from classifier_training import data
@@ -78,6 +84,15 @@ def ensemble_hparams(lang: str) -> dict:
     return {**HPARAMS[lang], "cnn": ENSEMBLE_CNN}
 CNN_ATTRS = ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
 PATIENCE = 2  # epochs without a better dev score before training stops
+# ``spacy pretrain`` for the ensemble's CNN (hp ``"pretrain": {...}``, these are the defaults):
+# the characters objective (``spacy.PretrainCharacters.v1``: predict each token's first and
+# last ``n_characters`` bytes from its CNN vector; no vectors needed) on the texts of the
+# model's own training rows (labels ignored), normalised as in training. The optimizer and
+# batching are spaCy's pretraining defaults. Weights are cached in ``PRETRAIN_CACHE`` by a
+# hash of the texts and settings. ``"init_tok2vec": path`` loads weights written elsewhere.
+PRETRAIN = {"epochs": 10, "objective": "spacy.PretrainCharacters.v1", "maxout_pieces": 3, "hidden_size": 300,
+            "n_characters": 4, "dropout": 0.2, "learn_rate": 0.001, "batch_words": 3000}
+PRETRAIN_CACHE = Path(os.environ.get("IME_PRETRAIN_CACHE", Path(tempfile.gettempdir()) / "ime-pretrain"))
 
 
 def linear_model(hp: dict) -> dict:
@@ -125,6 +140,60 @@ def make_nlp(lang: str, hp: dict) -> Language:
     for label in LABELS:
         textcat.add_label(label)
     return nlp
+
+
+def pretraining_texts(rows: list[data.Example]) -> list[str]:
+    """Unlabelled text for pretraining: each distinct training text once (the corpus repeat undone)."""
+    return list(dict.fromkeys(e.text for e in rows))
+
+
+def pretrain_tok2vec(lang: str, hp: dict, texts: list[str], log=print) -> Path:
+    """Pretrain the ensemble's CNN tok2vec on ``texts`` (spaCy's pretraining model, loss and
+    update step; the docs go through ``ime_normalize`` first, which ``spacy pretrain``'s
+    corpus reader would skip). Returns the path of the tok2vec weights (``to_bytes``)."""
+    cfg = {**PRETRAIN, **hp["pretrain"]}
+    setup = {"lang": lang, "cnn": hp["cnn"], "placeholders": hp["placeholders"],
+             "keep_hyphenated": bool(hp.get("keep_hyphenated")), "pretrain": cfg, "seed": SEED}
+    digest = hashlib.sha256(json.dumps(setup, sort_keys=True).encode() + "\n".join(texts).encode()).hexdigest()
+    path = PRETRAIN_CACHE / f"tok2vec-{lang}-{digest[:16]}.bin"
+    if path.exists():
+        log(f"  {lang} pretrain: cached {path}")
+        return path
+    t_start = time.perf_counter()
+    fix_random_seed(SEED)
+    rng = random.Random(SEED)
+    nlp = make_nlp(lang, hp)
+    normalize = nlp.get_pipe("ime_normalize")
+    docs = [normalize(nlp.make_doc(t)) for t in texts]
+    objective = registry.architectures.get(cfg["objective"])(
+        maxout_pieces=cfg["maxout_pieces"], hidden_size=cfg["hidden_size"], n_characters=cfg["n_characters"])
+    model = create_pretraining_model(nlp, {"component": "textcat", "layer": "tok2vec", "objective": objective,
+                                           "dropout": cfg["dropout"]})
+    optimizer = Adam(cfg["learn_rate"], beta1=0.9, beta2=0.999, L2_is_weight_decay=True, L2=0.01, grad_clip=1.0,
+                     use_averages=True, eps=1e-8)
+    loss_fn = model.attrs["loss"]
+    words = sum(len(d) for d in docs)
+    for epoch in range(cfg["epochs"]):
+        t0 = time.perf_counter()
+        rng.shuffle(docs)
+        loss = sum(make_update(model, batch, optimizer, loss_fn)
+                   for batch in minibatch_by_words(docs, size=cfg["batch_words"], tolerance=0.2))
+        log(f"  {lang} pretrain epoch {epoch + 1}: loss/word {loss / words:.3f} ({time.perf_counter() - t0:.0f}s)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with model.use_params(optimizer.averages):
+        weights = model.get_ref("tok2vec").to_bytes()
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(weights)
+    tmp.replace(path)
+    log(f"  {lang} pretrain: {len(texts)} texts, {sum(map(len, texts))} chars, {words} tokens, "
+        f"{cfg['epochs']} epochs in {time.perf_counter() - t_start:.0f}s -> {path}")
+    return path
+
+
+def init_tok2vec(nlp: Language, path: Path | str) -> None:
+    """Load pretrained weights into the textcat's CNN tok2vec, as spaCy's own
+    ``spacy.training.initialize.init_tok2vec`` does (after ``nlp.initialize``)."""
+    nlp.get_pipe("textcat").model.get_ref("tok2vec").from_bytes(Path(path).read_bytes())
 
 
 def _examples(nlp: Language, rows) -> list[SpacyExample]:
@@ -186,6 +255,11 @@ def train_lang(lang: str, open_only: bool = False, hold_out=None, hp: dict | Non
     nlp = make_nlp(lang, hp)
     train = _examples(nlp, weighted(ds.train, hp))
     optimizer = nlp.initialize(lambda: train[:2000])
+    if hp.get("cnn") and (hp.get("pretrain") is not None or hp.get("init_tok2vec")):
+        # Pretrained on this run's own training texts, so a held-out split's rows stay unseen.
+        path = hp.get("init_tok2vec") or pretrain_tok2vec(lang, hp, pretraining_texts(ds.train), log)
+        init_tok2vec(nlp, path)
+        fix_random_seed(SEED)  # the same random state whether or not the weights came from the cache
     textcat = nlp.get_pipe("textcat")
     best = (-1.0, None, 0)
     for epoch in range(hp["epochs"]):
@@ -242,7 +316,9 @@ def describe(lang: str, hp: dict) -> str:
         return head + linear
     return (head + f"`spacy.TextCatEnsemble.v2` = {linear} beside a CNN (`spacy.Tok2Vec.v2`: hash embeddings of "
             f"{', '.join(CNN_ATTRS)} with {'/'.join(map(str, cnn['rows']))} rows, width {cnn['width']}, "
-            f"{cnn['depth']} maxout window layers, window {cnn['window']}, {cnn['pieces']} pieces; trained from scratch) "
+            f"{cnn['depth']} maxout window layers, window {cnn['window']}, {cnn['pieces']} pieces; "
+            + ("tok2vec pretrained with spaCy's characters objective) " if hp.get("pretrain") is not None
+               or hp.get("init_tok2vec") else "trained from scratch) ") +
             "with parametric attention; exclusive classes")
 
 

@@ -188,3 +188,29 @@ def test_training_weights_repeat_hard_negatives_and_balance_classes():
     assert sum(e.kind == "hard_negative" for e in doubled) == 4 and len(doubled) == 10
     balanced = Counter(e.label for e in weighted(rows, {"balance_classes": True}))
     assert balanced["purchase"] == balanced["none"] == 6
+
+
+def test_pretrained_tok2vec_weights_load_into_the_ensemble(tmp_path, monkeypatch):
+    """spacy pretrain (tried, not shipped): the weights are learned from the texts, cached,
+    and loading them changes the ensemble's CNN."""
+    import numpy
+
+    from classifier_training import train
+
+    monkeypatch.setattr(train, "PRETRAIN_CACHE", tmp_path)
+    cnn = {**train.ENSEMBLE_CNN, "width": 8, "rows": [200, 100, 100, 100]}
+    hp = {**train.HPARAMS["en"], "cnn": cnn, "length": 2**10, "pretrain": {"epochs": 1, "hidden_size": 16}}
+    texts = [f"line {i} about the weather and the {w}" for i, w in enumerate(["cat", "dog", "bus", "tea"] * 5)]
+    path = train.pretrain_tok2vec("en", hp, texts, log=lambda *_: None)
+    assert path.parent == tmp_path and path.stat().st_size > 0
+    assert train.pretrain_tok2vec("en", hp, texts, log=lambda *_: None) == path  # cached by texts + settings
+    nlp = train.make_nlp("en", hp)
+    nlp.initialize(lambda: train._examples(nlp, [data.Example(t, "none", data.CORPUS) for t in texts]))
+    tok2vec = nlp.get_pipe("textcat").model.get_ref("tok2vec")
+    before = [p.copy() for p in _params(tok2vec)]
+    train.init_tok2vec(nlp, path)
+    assert any(not numpy.array_equal(a, b) for a, b in zip(before, _params(tok2vec)))
+
+
+def _params(model) -> list:
+    return [node.get_param(name) for node in model.walk() for name in node.param_names if node.has_param(name)]

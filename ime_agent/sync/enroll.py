@@ -32,10 +32,12 @@ def read_manifest(source: str, now, *, transport=None) -> tuple[bytes, manifests
         path = Path(source)
         try:
             if not path.is_file():
-                raise StudyError(f"{source}: no such manifest file; pass the study's study.json or its https URL")
-            if path.stat().st_size > manifests.MAX_BYTES:
+                what = "is not a regular file" if path.exists() else "no such manifest file"
+                raise StudyError(f"{source}: {what}; pass the study's study.json or its https URL")
+            with path.open("rb") as fh:
+                data = fh.read(manifests.MAX_BYTES + 1)  # bounded: the file may grow after a size check
+            if len(data) > manifests.MAX_BYTES:
                 raise StudyError(f"{source} is over 256 KiB: it is not a study manifest")
-            data = path.read_bytes()
         except OSError as exc:
             raise StudyError(f"cannot read {source} ({exc.strerror}); check the path") from None
     try:

@@ -146,3 +146,20 @@ def test_unreachable_collector_is_one_line_and_nothing_is_lost(served, tmp_path,
     assert result.exit_code == 1 and "cannot reach the collector" in result.output
     assert result.output.strip().splitlines()[-1].startswith("Error: ")
     assert json.loads(agent("study", "status", "--json").output)["pending"] == pending
+
+
+def test_a_manifest_path_that_is_no_manifest_gets_one_line(tmp_path, agent):
+    from pathlib import Path
+
+    agent("consent", "grant", "--yes")
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * (300 * 1024))
+    text = tmp_path / "notes.txt"
+    text.write_text("not json at all")
+    cases = ((tmp_path / "missing.json", "no such manifest file"), (tmp_path, "is not a regular file"),
+             (Path("/dev/zero"), "is not a regular file"), (big, "over 256 KiB"), (text, "not a JSON study manifest"))
+    for path, words in cases:
+        result = agent("study", "join", str(path), "--code", "AAAAA-BBBBB-CCCCC", "--yes", ok=False)
+        assert result.exit_code == 1 and words in result.output, (path, result.output)
+        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert "in no study" in agent("study", "status").output

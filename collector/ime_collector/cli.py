@@ -86,9 +86,15 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
 @click.pass_context
 def add_study_command(ctx: click.Context, file: Path) -> None:
     """Register a study's signed manifest (study.json) so its participants can join and upload."""
+    from ime_wire import manifest  # noqa: PLC0415
+
+    try:
+        data = manifest.read_file(file)
+    except InvalidManifest as exc:
+        raise click.ClickException(f"{exc}; pass the study's study.json") from None
     storage = _open(_settings(ctx))
     try:
-        click.echo(add_study(storage, file.read_bytes(), str(file), datetime.now(UTC).date().isoformat()))
+        click.echo(add_study(storage, data, str(file), datetime.now(UTC).date().isoformat()))
     except (InvalidManifest, CollectorError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:

@@ -11,7 +11,6 @@ public half.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -29,17 +28,10 @@ def read_manifest(source: str, now, *, transport=None) -> tuple[bytes, manifests
     if source.startswith(("https://", "http://")):
         data = fetch_manifest(source, transport=transport)
     else:
-        path = Path(source)
         try:
-            if not path.is_file():
-                what = "is not a regular file" if path.exists() else "no such manifest file"
-                raise StudyError(f"{source}: {what}; pass the study's study.json or its https URL")
-            with path.open("rb") as fh:
-                data = fh.read(manifests.MAX_BYTES + 1)  # bounded: the file may grow after a size check
-            if len(data) > manifests.MAX_BYTES:
-                raise StudyError(f"{source} is over 256 KiB: it is not a study manifest")
-        except OSError as exc:
-            raise StudyError(f"cannot read {source} ({exc.strerror}); check the path") from None
+            data = manifests.read_file(source)
+        except InvalidManifest as exc:
+            raise StudyError(f"{exc}; pass the study's study.json or its https URL") from None
     try:
         return data, manifests.load(data, now=now, source=source)
     except InvalidManifest as exc:

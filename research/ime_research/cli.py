@@ -29,6 +29,32 @@ def _duration(ctx, param, value: str) -> int:
         raise click.BadParameter(str(exc)) from None
 
 
+def _information_text(path: Path) -> str:
+    """The information sheet's text: a regular UTF-8 file within the manifest's limit, read bounded."""
+    from ime_wire.manifest import TEXT_LIMITS  # noqa: PLC0415
+
+    limit = TEXT_LIMITS["information"]
+
+    def refuse(problem: str) -> click.BadParameter:
+        return click.BadParameter(f"{path} {problem}; pass a UTF-8 text file of at most {limit:,} characters",
+                                  param_hint="--information")
+
+    try:
+        if not path.is_file():
+            raise refuse("is not a regular file")
+        with path.open("rb") as fh:
+            data = fh.read(4 * limit + 1)  # UTF-8 takes at most 4 bytes a character
+    except OSError as exc:
+        raise refuse(f"cannot be read ({exc.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise refuse("is too long" if len(data) > 4 * limit else "is not UTF-8 text") from None
+    if len(text) > limit:
+        raise refuse("is too long")
+    return text
+
+
 def _day(ctx, param, value: str | None) -> date | None:
     if value is None:
         return None
@@ -77,7 +103,7 @@ def create_command(directory: Path, title: str, collector_url: str, categories: 
     """Create DIRECTORY with the study's signed manifest and its passphrase-sealed keys."""
     from ime_research.study import create_study  # noqa: PLC0415
 
-    information = information_file.read_text(encoding="utf-8") if information_file else None
+    information = _information_text(information_file) if information_file else None
     try:
         created = create_study(directory, title=title, collector_url=collector_url, passphrase=passphrase(True),
                                categories=categories or vocabulary.CATEGORIES, review_hold_seconds=review_hold,

@@ -73,6 +73,16 @@ def test_add_study_refuses_a_manifest_that_cannot_be_trusted(tmp_path, spoil, me
     assert "Traceback" not in result.output
 
 
+def test_add_study_reads_a_device_or_huge_file_no_further_than_a_manifest(tmp_path):
+    db_url = f"sqlite:///{tmp_path}/collector.db"
+    huge = write(tmp_path / "huge.json", b" " * (300 * 1024))
+    for file, message in (("/dev/zero", "not a regular file"), (huge, "over 256 KiB")):
+        result = run("--db", db_url, "add-study", file)
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert result.output.startswith("Error: ") and result.output.count("\n") == 1
+    assert not (tmp_path / "collector.db").exists()  # refused before the database is opened
+
+
 def test_add_study_refuses_a_study_that_has_ended(tmp_path):
     today = datetime.now(UTC).date()
     ended = make_study(starts=today - timedelta(days=60), ends=today - timedelta(days=1))

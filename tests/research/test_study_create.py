@@ -83,6 +83,21 @@ def test_create_refuses_bad_options_with_one_line(tmp_path, options, message):
     assert "Traceback" not in result.output and not (tmp_path / "study").exists()
 
 
+@pytest.mark.parametrize("content, message", [
+    (None, "is not a regular file"),  # /dev/zero: never read whole
+    (b"\xff\xfe not utf-8", "is not UTF-8 text"),
+    (b"a" * 20_001, "is too long"),
+    ("é".encode() * 40_001, "is too long"),  # cut inside a character by the bounded read
+])
+def test_create_refuses_an_information_file_that_is_not_a_sheet(tmp_path, content, message):
+    path = "/dev/zero" if content is None else str(tmp_path / "sheet.txt")
+    if content is not None:
+        (tmp_path / "sheet.txt").write_bytes(content)
+    result = create(tmp_path / "study", "--information", path)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "Traceback" not in result.output and not (tmp_path / "study").exists()
+
+
 def test_create_without_a_passphrase_and_no_terminal_says_how(tmp_path):
     result = create(tmp_path / "study", env={PASSPHRASE_ENV: ""})
     assert result.exit_code == 1 and f"set {PASSPHRASE_ENV}" in result.output

@@ -156,8 +156,8 @@ def test_a_manifest_path_that_is_no_manifest_gets_one_line(tmp_path, agent):
     big.write_bytes(b" " * (300 * 1024))
     text = tmp_path / "notes.txt"
     text.write_text("not json at all")
-    cases = ((tmp_path / "missing.json", "no such manifest file"), (tmp_path, "is not a regular file"),
-             (Path("/dev/zero"), "is not a regular file"), (big, "over 256 KiB"), (text, "not a JSON study manifest"))
+    cases = ((tmp_path / "missing.json", "no such manifest file"), (tmp_path, "not a regular file"),
+             (Path("/dev/zero"), "not a regular file"), (big, "over 256 KiB"), (text, "not a JSON study manifest"))
     for path, words in cases:
         result = agent("study", "join", str(path), "--code", "AAAAA-BBBBB-CCCCC", "--yes", ok=False)
         assert result.exit_code == 1 and words in result.output, (path, result.output)

@@ -14,6 +14,8 @@ import json
 import re
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
+from os import PathLike
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -28,7 +30,7 @@ MAX_BYTES = 256 * 1024
 _CONTEXT = b"ime-wire/manifest/v1\x00"
 _STUDY_ID = re.compile(r"^[0-9a-f]{32}$")
 _KEY_ID = re.compile(r"^[0-9a-f]{16}$")
-_TEXT_LIMITS = {"title": 200, "organisation": 200, "contact": 500, "ethics_ref": 200, "information": 20_000}
+TEXT_LIMITS = {"title": 200, "organisation": 200, "contact": 500, "ethics_ref": 200, "information": 20_000}
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,23 @@ def sign(manifest: Manifest, key: Ed25519PrivateKey) -> bytes:
 
 def _file_bytes(document: dict) -> bytes:
     return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+def read_file(path: str | PathLike) -> bytes:
+    """A manifest file's bytes, read bounded: a device, a directory or a file over
+    ``MAX_BYTES`` is refused (``InvalidManifest``, a message without a hint, for the caller
+    to add its own) without being read whole."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise InvalidManifest(f"{path}: " + ("not a regular file" if path.exists() else "no such manifest file"))
+        with path.open("rb") as fh:
+            data = fh.read(MAX_BYTES + 1)  # bounded: the file may grow after any size check
+    except OSError as exc:
+        raise InvalidManifest(f"{path}: cannot read it ({exc.strerror})") from None
+    if len(data) > MAX_BYTES:
+        raise InvalidManifest(f"{path}: over {MAX_BYTES // 1024} KiB, not a study manifest")
+    return data
 
 
 def load(data: bytes, *, now: datetime | None = None, source: str = "the manifest") -> Manifest:
@@ -173,7 +192,7 @@ def _check(m: Manifest) -> None:
                               f"{SCHEMA_VERSION}); upgrade ime-agent")
     if not isinstance(m.study_id, str) or not _STUDY_ID.match(m.study_id):
         raise InvalidManifest("'study_id' must be 32 lower-case hex digits")
-    for name, limit in _TEXT_LIMITS.items():
+    for name, limit in TEXT_LIMITS.items():
         value = getattr(m, name)
         if not isinstance(value, str) or len(value) > limit or (name == "title" and not value.strip()):
             raise InvalidManifest(f"'{name}' must be text of at most {limit} characters"

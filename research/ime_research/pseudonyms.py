@@ -36,10 +36,18 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(_KEY_ID_CONTEXT + key).hexdigest()[:16]
 
 
+_KEY_FILE_MAX = 4 * KEY_BYTES  # 64 hex digits and whitespace; a larger file is no key
+
+
 def load_key(path: Path) -> bytes:
     try:
-        text = Path(path).read_text(encoding="ascii").strip()
-        key = bytes.fromhex(text)
+        if not Path(path).is_file():
+            raise ValueError("not a regular file")
+        with open(path, "rb") as fh:
+            raw = fh.read(_KEY_FILE_MAX + 1)  # bounded: a device or a huge file is never read whole
+        if len(raw) > _KEY_FILE_MAX:
+            raise ValueError("too large")
+        key = bytes.fromhex(raw.decode("ascii").strip())
     except (OSError, UnicodeDecodeError, ValueError):
         raise ResearchError(f"{path} is not a pseudonym key (64 hex digits); save one with "
                             "--save-pseudonym-key") from None

@@ -74,6 +74,9 @@ def _write_private(path: Path, data: bytes) -> None:
         file.write(data)
 
 
+MAX_FILE_BYTES = 2**20  # the manifest, settings and sealed keys are a few KiB each
+
+
 class StudyDir:
     """A study directory (see the module's docstring). Reading is lazy: ``StudyDir(path)`` always works."""
 
@@ -81,8 +84,16 @@ class StudyDir:
         self.path = Path(path)
 
     def _read(self, name: str) -> bytes:
+        path = self.path / name
         try:
-            return (self.path / name).read_bytes()
+            if path.exists() and not path.is_file():
+                raise StudyDirError(f"{path} is not a regular file; restore the study directory from its backup")
+            with path.open("rb") as fh:
+                data = fh.read(MAX_FILE_BYTES + 1)  # bounded: a device or a huge file is never read whole
+            if len(data) > MAX_FILE_BYTES:
+                raise StudyDirError(f"{path} is over {MAX_FILE_BYTES // 2**20} MiB, not one of the study's files; "
+                                    "restore the study directory from its backup")
+            return data
         except FileNotFoundError:
             raise StudyDirError(f"{self.path} is not a study directory (no {name}); make one with "
                                 "ime-research study create") from None

@@ -240,6 +240,8 @@ def test_export_before_any_pull_says_what_to_do(tmp_path):
     (["-o", "{full}"], "is not an empty directory"),
     (["--save-pseudonym-key", "{out}/key"], "keep the pseudonym key out of the export directory"),
     (["--pseudonym-key", "{bad}"], "is not a pseudonym key"),
+    (["--pseudonym-key", "/dev/zero"], "is not a pseudonym key"),  # never read whole
+    (["--pseudonym-key", "{huge}"], "is not a pseudonym key"),
 ])
 def test_export_command_refuses_bad_input_in_one_line(tmp_path, args, message):
     study_dir = tmp_path / "study"
@@ -248,7 +250,8 @@ def test_export_command_refuses_bad_input_in_one_line(tmp_path, args, message):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "something").write_text("x")
     (tmp_path / "bad").write_text("not a key")
-    paths = {"full": tmp_path / "full", "out": tmp_path / "out", "bad": tmp_path / "bad"}
+    (tmp_path / "huge").write_text("00" * 32 + " " * 10_000_000)
+    paths = {"full": tmp_path / "full", "out": tmp_path / "out", "bad": tmp_path / "bad", "huge": tmp_path / "huge"}
     args = [a.format(**paths) for a in args]
     command = ["export", str(study_dir), "--format", "csv"]
     if "-o" not in args:

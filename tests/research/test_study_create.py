@@ -126,3 +126,14 @@ def test_a_changed_manifest_or_settings_is_noticed(tmp_path):
         StudyDir(tmp_path / "study").dp_budget
     with pytest.raises(StudyDirError, match="not a study directory"):
         StudyDir(tmp_path / "nowhere").manifest
+
+
+def test_a_study_file_that_became_a_device_or_huge_is_refused_unread(tmp_path):
+    assert create(tmp_path / "study").exit_code == 0
+    (tmp_path / "study" / STUDY_FILE).unlink()
+    (tmp_path / "study" / STUDY_FILE).symlink_to("/dev/zero")
+    with pytest.raises(StudyDirError, match="is not a regular file"):
+        StudyDir(tmp_path / "study").manifest
+    (tmp_path / "study" / "settings.json").write_bytes(b" " * (2 * 2**20))
+    with pytest.raises(StudyDirError, match="is over 1 MiB"):
+        StudyDir(tmp_path / "study").settings

@@ -79,13 +79,37 @@ class Normalizer:
         getters = nlp.vocab.lex_attr_getters
         keep = (*_KEEP_LEX_ATTRS, *(IDS[name.upper()] for name in keep_attrs))
         nlp.vocab.lex_attr_getters = {k: getters[k] for k in keep if k in getters}
-        self.matcher = None
-        if self.placeholders:
-            from classifiers.slots import gazetteer_phrases  # slots is data-only; no cycle
+        self._nlp = nlp
+        self.matcher = self._build_matcher()
 
-            self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
-            for slot in self.placeholders:
-                self.matcher.add(f"<{slot}>", [nlp.make_doc(t) for t in gazetteer_phrases(slot, nlp.lang)])
+    def _build_matcher(self) -> PhraseMatcher | None:
+        """The gazetteer phrases as patterns, tokenized by the pipeline's tokenizer as it is now."""
+        if not self.placeholders:
+            return None
+        from classifiers.slots import gazetteer_phrases  # slots is data-only; no cycle
+
+        matcher = PhraseMatcher(self._nlp.vocab, attr="LOWER")
+        for slot in self.placeholders:
+            matcher.add(f"<{slot}>", [self._nlp.make_doc(t) for t in gazetteer_phrases(slot, self._nlp.lang)])
+        return matcher
+
+    # spaCy builds the components before it loads a saved tokenizer (one that keeps hyphenated
+    # words whole, say), then calls these: the patterns are rebuilt with the saved tokenizer, so
+    # "e-reader" is one token in the patterns as in the text, as it was in training. Nothing is
+    # saved: the patterns come from the gazetteers.
+    def to_disk(self, path, *, exclude=()) -> None:
+        pass
+
+    def from_disk(self, path, *, exclude=()) -> Normalizer:
+        self.matcher = self._build_matcher()
+        return self
+
+    def to_bytes(self, *, exclude=()) -> bytes:
+        return b""
+
+    def from_bytes(self, data: bytes, *, exclude=()) -> Normalizer:
+        self.matcher = self._build_matcher()
+        return self
 
     def __call__(self, doc: Doc) -> Doc:
         for token in doc:

@@ -259,3 +259,20 @@ def test_a_model_without_a_bar_for_every_intent_is_refused(tmp_path, threshold):
     meta_path.write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(ModelNotFound, match="cannot load the intent model"):
         IntentClassifier.from_dir(tmp_path)
+
+
+@pytest.mark.parametrize("lang, text", [
+    ("en", "want an e-reader for my in-laws, a t-shirt and a mid-range e-bike, flying to Lisbon"),
+    ("zh", "想去成都玩 顺便买个iPad"),
+])
+def test_the_loaded_pipeline_normalises_as_training_did(clf, lang, text):
+    """Placeholders come from gazetteer patterns tokenized like the text: a loaded model (its
+    saved tokenizer keeps "e-reader" whole in en) must give the NORMs the model was trained on."""
+    from classifier_training.train import HPARAMS, make_nlp
+
+    def norms(nlp):
+        return [t.norm_ for t in nlp.get_pipe("ime_normalize")(nlp.make_doc(text))]
+
+    loaded = norms(clf._models[lang].nlp)
+    assert loaded == norms(make_nlp(lang, HPARAMS[lang]))
+    assert "<product>" in loaded and "<destination>" in loaded

@@ -31,6 +31,7 @@ def _duration(ctx, param, value: str) -> int:
 
 def _information_text(path: Path) -> str:
     """The information sheet's text: a regular UTF-8 file within the manifest's limit, read bounded."""
+    from ime_wire import files  # noqa: PLC0415
     from ime_wire.manifest import TEXT_LIMITS  # noqa: PLC0415
 
     limit = TEXT_LIMITS["information"]
@@ -40,16 +41,17 @@ def _information_text(path: Path) -> str:
                                   param_hint="--information")
 
     try:
-        if not path.is_file():
-            raise refuse("is not a regular file")
-        with path.open("rb") as fh:
-            data = fh.read(4 * limit + 1)  # UTF-8 takes at most 4 bytes a character
+        data = files.read_small(path, 4 * limit)  # UTF-8 takes at most 4 bytes a character
+    except files.FileTooLarge:
+        raise refuse("is too long") from None
+    except files.FileRefused as exc:
+        raise refuse(str(exc)) from None
     except OSError as exc:
         raise refuse(f"cannot be read ({exc.strerror})") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise refuse("is too long" if len(data) > 4 * limit else "is not UTF-8 text") from None
+        raise refuse("is not UTF-8 text") from None
     if len(text) > limit:
         raise refuse("is too long")
     return text

@@ -16,6 +16,7 @@ import secrets
 from pathlib import Path
 
 from ime_research.errors import ResearchError
+from ime_wire import files
 
 KEY_BYTES = 32
 _CONTEXT = b"ime-research/pseudonym/v1\x00"
@@ -41,14 +42,8 @@ _KEY_FILE_MAX = 4 * KEY_BYTES  # 64 hex digits and whitespace; a larger file is 
 
 def load_key(path: Path) -> bytes:
     try:
-        if not Path(path).is_file():
-            raise ValueError("not a regular file")
-        with open(path, "rb") as fh:
-            raw = fh.read(_KEY_FILE_MAX + 1)  # bounded: a device or a huge file is never read whole
-        if len(raw) > _KEY_FILE_MAX:
-            raise ValueError("too large")
-        key = bytes.fromhex(raw.decode("ascii").strip())
-    except (OSError, UnicodeDecodeError, ValueError):
+        key = bytes.fromhex(files.read_small(path, _KEY_FILE_MAX).decode("ascii").strip())
+    except (OSError, UnicodeDecodeError, ValueError):  # FileRefused is a ValueError
         raise ResearchError(f"{path} is not a pseudonym key (64 hex digits); save one with "
                             "--save-pseudonym-key") from None
     if len(key) != KEY_BYTES:

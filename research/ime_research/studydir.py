@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from ime_research import settings
 from ime_research.errors import StudyDirError, WrongPassphrase
-from ime_wire import keys, manifest
+from ime_wire import files, keys, manifest
 from ime_wire.canonical import b64, canonical, unb64
 from ime_wire.errors import InvalidManifest
 
@@ -86,19 +86,14 @@ class StudyDir:
     def _read(self, name: str) -> bytes:
         path = self.path / name
         try:
-            if path.exists() and not path.is_file():
-                raise StudyDirError(f"{path} is not a regular file; restore the study directory from its backup")
-            with path.open("rb") as fh:
-                data = fh.read(MAX_FILE_BYTES + 1)  # bounded: a device or a huge file is never read whole
-            if len(data) > MAX_FILE_BYTES:
-                raise StudyDirError(f"{path} is over {MAX_FILE_BYTES // 2**20} MiB, not one of the study's files; "
-                                    "restore the study directory from its backup")
-            return data
+            return files.read_small(path, MAX_FILE_BYTES)
         except FileNotFoundError:
             raise StudyDirError(f"{self.path} is not a study directory (no {name}); make one with "
                                 "ime-research study create") from None
+        except files.FileRefused as exc:
+            raise StudyDirError(f"{path} {exc}; restore the study directory from its backup") from None
         except OSError as exc:
-            raise StudyDirError(f"cannot read {self.path / name}: {exc.strerror}") from None
+            raise StudyDirError(f"cannot read {path}: {exc.strerror}") from None
 
     @cached_property
     def manifest_bytes(self) -> bytes:

@@ -10,6 +10,7 @@ package needs nothing but ``cryptography``:
 - :mod:`ime_wire.envelope` — batches sealed with HPKE to the study key, signed by the device
 - :mod:`ime_wire.signing` — signed HTTP requests
 - :mod:`ime_wire.joincode` — single-use join codes and the hash the collector keeps of them
+- :mod:`ime_wire.files` — reading a small file a person named, bounded (never a device or a FIFO)
 - :mod:`ime_wire.keys`, :mod:`ime_wire.urls`, :mod:`ime_wire.canonical` — encodings and checks
 - :mod:`ime_wire.errors` — the contract's exceptions
 """

@@ -15,12 +15,11 @@ import re
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
 from os import PathLike
-from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ime_wire import SCHEMA_VERSION, keys, vocabulary
+from ime_wire import SCHEMA_VERSION, files, keys, vocabulary
 from ime_wire.canonical import b64, canonical, unb64
 from ime_wire.errors import InvalidManifest
 from ime_wire.urls import check_collector_url
@@ -103,20 +102,16 @@ def _file_bytes(document: dict) -> bytes:
 
 
 def read_file(path: str | PathLike) -> bytes:
-    """A manifest file's bytes, read bounded: a device, a directory or a file over
-    ``MAX_BYTES`` is refused (``InvalidManifest``, a message without a hint, for the caller
-    to add its own) without being read whole."""
-    path = Path(path)
+    """A manifest file's bytes, read bounded (``files.read_small``); refused with
+    ``InvalidManifest``, a message without a hint, for the caller to add its own."""
     try:
-        if not path.is_file():
-            raise InvalidManifest(f"{path}: " + ("not a regular file" if path.exists() else "no such manifest file"))
-        with path.open("rb") as fh:
-            data = fh.read(MAX_BYTES + 1)  # bounded: the file may grow after any size check
+        return files.read_small(path, MAX_BYTES)
+    except FileNotFoundError:
+        raise InvalidManifest(f"{path}: no such manifest file") from None
+    except files.FileRefused as exc:
+        raise InvalidManifest(f"{path} {exc}") from None
     except OSError as exc:
         raise InvalidManifest(f"{path}: cannot read it ({exc.strerror})") from None
-    if len(data) > MAX_BYTES:
-        raise InvalidManifest(f"{path}: over {MAX_BYTES // 1024} KiB, not a study manifest")
-    return data
 
 
 def load(data: bytes, *, now: datetime | None = None, source: str = "the manifest") -> Manifest:

@@ -48,9 +48,8 @@ from classifier_training.evaluate_core import (
     eval_sets,
     fmt,
     max_none_fpr,
+    pick_thresholds,
     format_threshold,
-    pick_label_thresholds,
-    pick_threshold,
     predict_proba,
     score_sets,
     summary_table,
@@ -154,8 +153,7 @@ def calibrate_and_threshold(proba: Proba, ds: data.Dataset) -> Fitted:
     raw = [proba([e.text for e in rows]) for rows in parts]
     temperature = fit_temperature(raw[0], [e.label for e in parts[0]])
     probs = [[with_temperature(p, temperature) for p in part] for part in raw]
-    pick = pick_label_thresholds if train.HPARAMS[ds.lang].get("per_label_thresholds") else pick_threshold
-    threshold, _ = pick(probs, [[e.label for e in rows] for rows in parts], max_none_fpr(ds.lang))
+    threshold, _ = pick_thresholds(probs, [[e.label for e in rows] for rows in parts], train.HPARAMS[ds.lang], ds.lang)
     return Fitted(proba, temperature, threshold)
 
 

@@ -9,7 +9,7 @@ from spacy.language import Language
 
 from classifier_training.data import HEADLINE, LABELS, Dataset, Example
 from classifier_training.metrics import apply_threshold, report
-from classifiers.decision import with_temperature
+from classifiers.decision import Threshold, with_temperature
 
 
 def predict_proba(nlp: Language, texts: Sequence[str], temperature: float = 1.0) -> list[dict[str, float]]:
@@ -157,6 +157,14 @@ def pick_label_thresholds(
                 if trial is not None and trial[0]["macro_f1"] > reps[0]["macro_f1"] + 1e-9:
                     current, reps = {**current, lab: t}, trial
     return {lab: round(t, 2) for lab, t in current.items()}, _dev_info(reps)
+
+
+def pick_thresholds(parts_probs: list[list[dict[str, float]]], parts_gold: list[list[str]], hp: dict,
+                    lang: str) -> tuple[Threshold, dict]:
+    """The abstention rule ``hp`` asks for: one threshold, or one per intent with
+    ``per_label_thresholds``, under the dev none-FPR ceiling (``max_none_fpr`` or the language's)."""
+    pick = pick_label_thresholds if hp.get("per_label_thresholds") else pick_threshold
+    return pick(parts_probs, parts_gold, hp.get("max_none_fpr", max_none_fpr(lang)))
 
 
 def cpu_model() -> str:

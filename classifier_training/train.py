@@ -46,8 +46,7 @@ from classifier_training.evaluate_core import (
     fmt,
     format_threshold,
     max_none_fpr,
-    pick_label_thresholds,
-    pick_threshold,
+    pick_thresholds,
     pipeline_predictor,
     predict_proba,
     score_sets,
@@ -224,8 +223,7 @@ def choose_threshold(nlp: Language, ds: Dataset, temperature: float, hp: dict) -
     """The abstention threshold on dev (one, or one per intent with ``per_label_thresholds``)."""
     parts = dev_parts(ds)
     probs = [[with_temperature(p, temperature) for p in predict_proba(nlp, [e.text for e in rows])] for rows in parts]
-    pick = pick_label_thresholds if hp.get("per_label_thresholds") else pick_threshold
-    return pick(probs, [[e.label for e in rows] for rows in parts], hp.get("max_none_fpr", max_none_fpr(ds.lang)))
+    return pick_thresholds(probs, [[e.label for e in rows] for rows in parts], hp, ds.lang)
 
 
 def weighted(rows: list[data.Example], hp: dict) -> list[data.Example]:

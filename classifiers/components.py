@@ -80,7 +80,16 @@ class Normalizer:
         keep = (*_KEEP_LEX_ATTRS, *(IDS[name.upper()] for name in keep_attrs))
         nlp.vocab.lex_attr_getters = {k: getters[k] for k in keep if k in getters}
         self._nlp = nlp
-        self.matcher = self._build_matcher()
+        # Built on first use, not here: a saved pipeline's tokenizer is loaded after its
+        # components are constructed, and the patterns must be tokenized by that one.
+        self._matcher: PhraseMatcher | None = None
+        self._built = False
+
+    @property
+    def matcher(self) -> PhraseMatcher | None:
+        if not self._built:
+            self._matcher, self._built = self._build_matcher(), True
+        return self._matcher
 
     def _build_matcher(self) -> PhraseMatcher | None:
         """The gazetteer phrases as patterns, tokenized by the pipeline's tokenizer as it is now."""
@@ -94,21 +103,24 @@ class Normalizer:
         return matcher
 
     # spaCy builds the components before it loads a saved tokenizer (one that keeps hyphenated
-    # words whole, say), then calls these: the patterns are rebuilt with the saved tokenizer, so
-    # "e-reader" is one token in the patterns as in the text, as it was in training. Nothing is
-    # saved: the patterns come from the gazetteers.
+    # words whole, say), then calls these: the patterns are built here, once, with the saved
+    # tokenizer, so "e-reader" is one token in the patterns as in the text, as it was in
+    # training, and the first segment does not pay for them. Nothing is saved: the patterns
+    # come from the gazetteers.
     def to_disk(self, path, *, exclude=()) -> None:
         pass
 
     def from_disk(self, path, *, exclude=()) -> Normalizer:
-        self.matcher = self._build_matcher()
+        self._built = False
+        _ = self.matcher
         return self
 
     def to_bytes(self, *, exclude=()) -> bytes:
         return b""
 
     def from_bytes(self, data: bytes, *, exclude=()) -> Normalizer:
-        self.matcher = self._build_matcher()
+        self._built = False
+        _ = self.matcher
         return self
 
     def __call__(self, doc: Doc) -> Doc:

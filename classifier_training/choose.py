@@ -11,8 +11,9 @@ scored: ``classifier_training.data`` only reads their texts to keep them out of 
 
 "previous recipe" is how the shipped models were trained before the fourth batch came:
 the same configuration without ``batch4`` (so its whole-corpus run rebuilds them, and on
-the new-hands split it is scored on lines it never saw). Writes ``CHOOSING.md`` next to
-this file. Options: ``--lang``, ``--only NAME`` (repeatable), ``--out``.
+the new-hands split it is scored on lines it never saw); the fifth and sixth rounds'
+candidates start from the recipe shipped after round 4 (``ROUND4``) and leave the newest
+batch out the same way. Writes ``CHOOSING.md`` next to this file. Options: ``--lang``, ``--only NAME`` (repeatable), ``--out``.
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ from classifiers.decision import with_temperature
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "CHOOSING.md"
-NEW_BATCH = "batch4"
 PREVIOUS = "previous recipe (batches 1–3: the shipped models)"
-# name → changes to train.HPARAMS[lang]; PREVIOUS also leaves NEW_BATCH out of training.
+# name → changes to BASE[lang] ("from": "round 4" starts from ROUND4[lang] instead; "en" / "zh":
+# changes for that language only); "leave_out": corpus batches kept out of training (and dev).
 CANDIDATES: dict[str, dict] = {
-    PREVIOUS: {},
+    PREVIOUS: {"leave_out": ("batch4",)},
     "as before, + batch4": {},
     "classes balanced (intents repeated to none's count)": {"balance_classes": True},
     "hard negatives ×2": {"hard_negative_repeat": 2},
@@ -59,6 +60,24 @@ CANDIDATES: dict[str, dict] = {
     # Each model is pretrained on its own training texts, so a held-out split's lines stay unseen.
     "ensemble (CNN + n-grams), from scratch": {"ensemble": True},
     "ensemble, pretrained tok2vec (characters objective)": {"ensemble": True, "pretrain": {}},
+    # Fifth round: the fifth writers' batch, on the recipe shipped after round 4.
+    "shipped recipe without batch5 (the shipped models)": {"from": "round 4", "leave_out": ("batch5", "batch6")},
+    "shipped recipe + batch5": {"from": "round 4", "leave_out": ("batch6",)},
+    "shipped recipe + batch5, hard negatives ×2": {"from": "round 4", "hard_negative_repeat": 2,
+                                                   "leave_out": ("batch6",)},
+    # Sixth round: the sixth writers' batch, on round 5's choice of each language.
+    "round 5's choice, without batch6": {"from": "round 4", "en": {"hard_negative_repeat": 2},
+                                         "leave_out": ("batch6",)},
+    "round 5's choice + batch6": {"from": "round 4", "en": {"hard_negative_repeat": 2}},
+    "round 5's choice + batch6, everyday none ×2": {"from": "round 4", "en": {"hard_negative_repeat": 2},
+                                                    "everyday_repeat": 2},
+    "round 5's choice + batch6, hard negatives ×2 (zh; en has it)": {"from": "round 4", "hard_negative_repeat": 2},
+    "round 5's choice + batch6, hard negatives and everyday none ×2 (zh; en: the row above)": {
+        "from": "round 4", "hard_negative_repeat": 2, "everyday_repeat": 2},
+    "round 5's choice + batch6, no character n-grams (en)": {"from": "round 4",
+                                                             "en": {"hard_negative_repeat": 2, "char_ngrams": []}},
+    "round 5's choice + batch6, no character n-grams, everyday none ×2 (en)": {
+        "from": "round 4", "en": {"hard_negative_repeat": 2, "char_ngrams": []}, "everyday_repeat": 2},
 }
 # Abstention rules: name → (picker, dev none-FPR ceiling).
 RULES = {
@@ -72,13 +91,25 @@ RULES = {
 # The recipe the candidates change: the one before choosing (since chosen here: zh on the
 # longer n-grams, en with hyphenated words whole), so a rerun trains the same candidates
 # (on today's corpus: rounds 1–2 ran before the 12 idiom lines of en batch3).
-BASE = {"en": {**train.HPARAMS["en"], "keep_hyphenated": False},
-        "zh": {**train.HPARAMS["zh"], "ngram_size": 2, "length": 2**18}}
+# The recipe shipped after round 4, where rounds 5 and 6 start (written out, so that later
+# changes to train.HPARAMS do not change what these rounds' rows mean).
+ROUND4 = {"en": {**train.LINEAR, "length": 2**19, "char_ngrams": [3, 4], "char_weight": 0.5, "keep_hyphenated": True},
+          "zh": {**train.LINEAR, "ngram_size": 3, "length": 2**19}}
+BASE = {"en": {**ROUND4["en"], "keep_hyphenated": False},
+        "zh": {**ROUND4["zh"], "ngram_size": 2, "length": 2**18}}
 
 
 def hparams(lang: str, changes: dict) -> dict:
     changes = dict(changes)
-    hp = {**(train.ensemble_hparams(lang) if changes.pop("ensemble", False) else BASE[lang]), **changes}
+    changes.pop("leave_out", None)
+    per_lang = changes.pop(lang, {})
+    for other in ("en", "zh"):
+        changes.pop(other, None)
+    if changes.pop("ensemble", False):
+        base = train.ensemble_hparams(lang)
+    else:
+        base = ROUND4[lang] if changes.pop("from", None) == "round 4" else BASE[lang]
+    hp = {**base, **changes, **per_lang}
     if "length_factor" in hp:
         hp["length"] = hp["length"] * hp.pop("length_factor")
     return hp
@@ -100,11 +131,11 @@ def _scores(nlp, temperature: float, threshold, rows: list[Example]) -> dict:
 def run_candidate(lang: str, name: str, changes: dict, log=print) -> dict:
     """{"dev": rule → (threshold, info), split → rule → scores}; trains 1 + len(SPLITS) models."""
     hp = hparams(lang, changes)
-    without_new = name == PREVIOUS
+    leave_out = set(changes.get("leave_out", ()))
 
     def hold(split=None):
         in_split = SPLITS[split] if split else (lambda e: False)
-        return (lambda e: in_split(e) or e.batch == NEW_BATCH) if without_new else (in_split if split else None)
+        return (lambda e: in_split(e) or e.batch in leave_out) if leave_out else (in_split if split else None)
 
     t0 = time.perf_counter()
     nlp, ds, info = train.train_lang(lang, hold_out=hold(), hp=hp, log=lambda *_: None)

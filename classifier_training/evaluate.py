@@ -2,12 +2,13 @@
 
 For each language, side by side in one run: the shipped spaCy pipeline, TF-IDF + LR
 and MiniLM + LR trained on the same rows, each calibrated (temperature on the corpus
-dev rows) and thresholded by the same rule. Scored on (1) the independent evalset
-(``classifier_training/evalset_independent``: the headline, with recall by kind —
-direct / indirect — and the false-positive rate on hard negatives), (2) the older
-evalset written by the corpus's first writers, (3) the corpus's held-out slice,
-(4) two held-out splits for which every system is retrained without part of the
-corpus — a genre split and a source split (the second writers' batch) — (5) whole
+dev rows) and thresholded by the same rule. Scored on (1) the two independent
+evalsets (``classifier_training/evalset_independent2``, the headline, and
+``evalset_independent``, scored in earlier rounds; each alone and pooled, with recall
+by kind — direct / indirect — and the false-positive rate on hard negatives), (2) the
+older evalset written by the corpus's first writers, (3) the corpus's held-out slice,
+(4) held-out splits for which every system is retrained without part of the
+corpus — a genre split and one per later writers' batch (``SPLITS``) — (5) whole
 public sources never trained on, (6) the public sets' test splits, and
 (7) the development probes. Adds expected calibration error and a reliability plot
 per language (PNG next to the report) and throughput on one thread. Writes
@@ -37,11 +38,13 @@ import spacy
 
 from classifiers import components  # noqa: F401
 from classifier_training import data, train
-from classifier_training.data import HEADLINE, LABELS, Example
+from classifier_training.data import HEADLINE, INDEPENDENT, LABELS, Example
 from classifier_training.evaluate_core import (
     CORPUS_GROUP,
     EVALSET_GROUP,
+    FIRST_INDEPENDENT_GROUP,
     GROUP_OF_EVALSET,
+    SAME_HANDS_GROUP,
     MAX_NONE_FPR,
     cpu_model,
     dev_parts,
@@ -75,6 +78,8 @@ SPLITS: dict[str, Callable[[Example], bool]] = {
     "genre-held-out (search, code, email)": lambda e: e.genre in {"search", "code", "email"},
     "source-held-out: second writers (batch2)": lambda e: e.batch == "batch2",
     "source-held-out: new hands (batch4)": lambda e: e.batch == "batch4",
+    "source-held-out: fifth writers (batch5)": lambda e: e.batch == "batch5",
+    "source-held-out: sixth writers (batch6)": lambda e: e.batch == "batch6",
 }
 KINDS = ("direct", "indirect")
 MIN_BIN_ROWS = 5  # reliability-plot bins with fewer rows are left out (a dot per 1–2 rows is noise)
@@ -104,6 +109,7 @@ class System:
     results: dict  # group → source → report
     seg_per_s: float
     ci: tuple[float, float] | None  # bootstrap 95 % interval of the headline macro-F1
+    pooled: dict | None  # report (with kinds) on the independent evalsets together
     splits: dict[str, dict] = field(default_factory=dict)  # split name → report on its held-out rows
 
 
@@ -176,10 +182,16 @@ def _headline(ds: data.Dataset) -> list[Example]:
     return ds.evalsets.get(HEADLINE, [])
 
 
+def _independent(ds: data.Dataset) -> list[Example]:
+    return [e for name in INDEPENDENT for e in ds.evalsets.get(name, [])]
+
+
 def _system(name: str, fitted: Fitted, ds: data.Dataset, timing: list[str]) -> System:
     rows = _headline(ds)
     ci = bootstrap_macro_f1([e.label for e in rows], fitted.predict([e.text for e in rows])) if rows else None
-    return System(name, fitted, score_sets(fitted.predict, eval_sets(ds)), throughput(fitted.predict, timing), ci)
+    pooled = _independent(ds)
+    return System(name, fitted, score_sets(fitted.predict, eval_sets(ds)), throughput(fitted.predict, timing), ci,
+                  _split_report(fitted, pooled) if pooled else None)
 
 
 def _split_report(fitted: Fitted, rows: list[Example]) -> dict:
@@ -358,7 +370,7 @@ def _by_genre(predict, rows: list[Example]) -> list[str]:
     if not rows or genres == [""]:
         return []
     pred = predict([e.text for e in rows])
-    lines = ["Independent evalset by genre (small genres are indicative only):", "",
+    lines = ["Second independent evalset (headline) by genre (small genres are indicative only):", "",
              "| genre | n | accuracy | macro-F1 | none FPR |", "|---|---|---|---|---|"]
     for genre in genres:
         idx = [i for i, e in enumerate(rows) if e.genre == genre]
@@ -402,12 +414,21 @@ def _probe_table(lang: str, systems: list[System]) -> list[str]:
     return lines
 
 
-def overview_row(lang: str, s: System) -> str:
+def _hard_negative_fpr(rows: list[Example], predict) -> str:
+    return _rate(kind_report(rows, predict([e.text for e in rows])).get("fpr_hard_negative"))
+
+
+def overview_row(lang: str, s: System, ds: data.Dataset) -> str:
     ev = _pick(s.results, EVALSET_GROUP)
     ci = f" ({s.ci[0]:.3f}–{s.ci[1]:.3f})" if s.ci else ""
-    cells = [(fmt(ev["macro_f1"]) + ci) if ev else "–", fmt(ev["none_fpr"]) if ev else "–"]
-    old = _pick(s.results, GROUP_OF_EVALSET["evalset"])
-    cells += [fmt(old["macro_f1"]) if old else "–", fmt(old["none_fpr"]) if old else "–"]
+    cells = [(fmt(ev["macro_f1"]) + ci) if ev else "–", fmt(ev["none_fpr"]) if ev else "–",
+             _hard_negative_fpr(_headline(ds), s.fitted.predict)]
+    p = s.pooled
+    cells += ([fmt(p["macro_f1"]), fmt(p["none_fpr"]), _rate(p["kinds"].get("fpr_hard_negative"))]
+              if p else ["–"] * 3)
+    for group in (FIRST_INDEPENDENT_GROUP, SAME_HANDS_GROUP):
+        r = _pick(s.results, group)
+        cells.append(fmt(r["macro_f1"]) if r else "–")
     for split in SPLITS:
         r = s.splits.get(split)
         cells.append(fmt(r["macro_f1"]) if r else "–")
@@ -419,14 +440,15 @@ def overview_row(lang: str, s: System) -> str:
 
 
 def _overview_head() -> list[str]:
-    cells = ["lang", "system", "T", "threshold", "**independent macro-F1** (95 % CI)", "**independent none FPR**",
-             "old evalset macro-F1", "old evalset none FPR", *(f"{split} macro-F1" for split in SPLITS),
+    cells = ["lang", "system", "T", "threshold", "**second independent macro-F1** (95 % CI)", "**none FPR**",
+             "**hard-negative FPR**", "both independent sets pooled: macro-F1", "none FPR", "hard-negative FPR",
+             "first independent macro-F1", "old evalset macro-F1", *(f"{split} macro-F1" for split in SPLITS),
              "corpus slice macro-F1", "held-out public macro-F1", "segments/s (1 thread, batched)"]
     return ["| " + " | ".join(cells) + " |", "|" + "---|" * len(cells)]
 
 
 def evaluate_lang(lang: str, minilm: bool, ensemble: bool, splits: bool, out_dir: Path,
-                  log=print) -> tuple[list[str], list[System]]:
+                  log=print) -> tuple[list[str], list[System], data.Dataset]:
     ds, systems = _systems(lang, minilm, ensemble, splits, log)
     sizes = ", ".join(f"{name} {len(rows)}" for name, rows in ds.evalsets.items())
     lines = [f"## {lang}", "", f"Rows: {sizes}; project-corpus slice {len(ds.corpus_test)}; "
@@ -441,7 +463,7 @@ def evaluate_lang(lang: str, minilm: bool, ensemble: bool, splits: bool, out_dir
         lines += _per_label(s.results, EVALSET_GROUP)
         lines += _by_genre(s.fitted.predict, _headline(ds))
         lines += _confusions(s.results)
-    return lines, systems
+    return lines, systems, ds
 
 
 HONESTY = (HERE / "evaluation_notes.md")
@@ -457,14 +479,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     body, overview = [], []
     for lang in args.lang or ["en", "zh"]:
-        lines, systems = evaluate_lang(lang, minilm=not args.no_minilm, ensemble=not args.no_ensemble,
+        lines, systems, ds = evaluate_lang(lang, minilm=not args.no_minilm, ensemble=not args.no_ensemble,
                                        splits=not args.no_splits, out_dir=args.out.parent)
         body += lines
-        overview += [overview_row(lang, s) for s in systems]
+        overview += [overview_row(lang, s, ds) for s in systems]
         for s in systems:
             ev = _pick(s.results, EVALSET_GROUP)
             if ev:
-                print(f"{lang} {s.name}: independent macro-F1 {fmt(ev['macro_f1'])} none FPR {fmt(ev['none_fpr'])} "
+                print(f"{lang} {s.name}: second independent macro-F1 {fmt(ev['macro_f1'])} none FPR {fmt(ev['none_fpr'])} "
                       f"{s.seg_per_s:,.0f} seg/s")
     doc = [
         "# Intent classifier evaluation",

@@ -18,10 +18,12 @@ def predict_proba(nlp: Language, texts: Sequence[str], temperature: float = 1.0)
                 for doc in nlp.pipe(texts, batch_size=512)]
 
 
-EVALSET_GROUP = "independent evalset (headline)"
+EVALSET_GROUP = "second independent evalset (headline)"
+FIRST_INDEPENDENT_GROUP = "first independent evalset (scored in earlier rounds)"
 SAME_HANDS_GROUP = "evalset by the corpus's first writers"
 CORPUS_GROUP = "project corpus (held-out slice)"
-GROUP_OF_EVALSET = {HEADLINE: EVALSET_GROUP, "evalset": SAME_HANDS_GROUP}
+GROUP_OF_EVALSET = {HEADLINE: EVALSET_GROUP, "evalset_independent": FIRST_INDEPENDENT_GROUP,
+                    "evalset": SAME_HANDS_GROUP}
 
 
 def eval_sets(ds: Dataset) -> dict[str, dict[str, list[Example]]]:

@@ -15,7 +15,9 @@ does that).
 - ``ime.NormCharBOW.v1`` (architecture): the same, plus hashed character
   n-grams (default 3–4) of each normalised token with word-boundary markers
   (" hotel " → " ho", "hot", …, "tel "), so a misspelling ("hotle", "hedache")
-  still shares most of its features with the right word.
+  still shares most of its features with the right word. A training option
+  (``char_ngrams``): the shipped models do not use it since round 6 of
+  ``classifier_training/CHOOSING.md``, but a pipeline trained with it loads.
 """
 
 from __future__ import annotations

@@ -38,13 +38,16 @@ def public_sets(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_both_evalsets_are_there_with_kinds(lang):
+def test_the_evalsets_are_there_with_kinds(lang):
     sets = data.read_evalsets(lang)
-    assert list(sets) == [data.HEADLINE, "evalset"]
-    independent = sets[data.HEADLINE]
-    assert len(independent) == 640
-    assert {e.kind for e in independent} == {"direct", "indirect", "everyday", "hard_negative"}
-    assert sum(e.kind == "hard_negative" for e in independent) == 160
+    assert list(sets) == [data.HEADLINE, "evalset_independent", "evalset"]
+    assert list(data.INDEPENDENT) == [data.HEADLINE, "evalset_independent"]
+    for name, size in ((data.HEADLINE, 400), ("evalset_independent", 640)):
+        independent = sets[name]
+        assert len(independent) == size
+        assert {e.kind for e in independent} == {"direct", "indirect", "everyday", "hard_negative"}
+        assert sum(e.kind == "hard_negative" for e in independent) == size // 4
+        assert sum(e.label == "none" for e in independent) == size // 2
     assert any(e.kind == "hard_negative" for e in sets["evalset"])
 
 
@@ -52,7 +55,7 @@ def test_both_evalsets_are_there_with_kinds(lang):
 def test_corpus_is_well_formed(lang):
     corpus, skipped = data.read_corpus(lang)
     assert not skipped
-    assert {e.batch for e in corpus} == {"batch1", "batch2", "batch3", "batch4"}
+    assert {e.batch for e in corpus} == {"batch1", "batch2", "batch3", "batch4", "batch5", "batch6"}
     assert all(e.kind for e in corpus if e.batch != "batch1")
     assert {e.genre for e in corpus} == {"chat", "search", "email", "note", "code", "social", "doc"}
 
@@ -70,18 +73,18 @@ def test_near_duplicates_are_found_and_distinct_lines_are_not():
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_build_never_trains_or_tunes_on_either_evalset(lang):
+def test_build_never_trains_or_tunes_on_an_evalset(lang):
     ds = data.build(lang, train_public=False)  # as shipped: stands on the repository alone
     evaluated = [e for rows in ds.evalsets.values() for e in rows]
     banned = {data._key(e.text) for e in evaluated}
-    assert len(ds.evalsets) == 2 and all(ds.evalsets.values())
+    assert len(ds.evalsets) == 3 and all(ds.evalsets.values())
     assert not [e.text for e in ds.train + ds.dev if data._key(e.text) in banned]
     near = data.NearDuplicateIndex([e.text for e in evaluated])
     assert not [e.text for e in ds.train + ds.dev if e.source == data.CORPUS and near.matches(e.text)]
     assert ds.near_duplicates > 0
 
 
-def test_build_drops_training_rows_that_match_either_evalset(tmp_path, public_sets):
+def test_build_drops_training_rows_that_match_any_evalset(tmp_path, public_sets):
     """Corpus rows and public rows alike (with the public sets trained on)."""
     dirs = {name: tmp_path / name for name in data.EVALSETS}
     for d in dirs.values():
@@ -91,29 +94,31 @@ def test_build_drops_training_rows_that_match_either_evalset(tmp_path, public_se
     public_row = next(e for e in plain.train + plain.dev if e.source == "clinc150")
     # Same texts, differently cased and spaced, one in each stand-in evalset.
     rows = {data.HEADLINE: {"text": "  " + corpus_row.text.upper().replace(" ", "   "), "label": corpus_row.label},
-            "evalset": {"text": public_row.text.title() + " ", "label": public_row.label}}
+            "evalset": {"text": public_row.text.title() + " ", "label": public_row.label},
+            "evalset_independent": {"text": "a line no training row has", "label": "none"}}
     for name, row in rows.items():
         (dirs[name] / "en.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
     ds = data.build("en", evalset_dirs=dirs)
-    assert [len(v) for v in ds.evalsets.values()] == [1, 1]
+    assert [len(v) for v in ds.evalsets.values()] == [1, 1, 1]
     kept = {data._key(e.text) for e in ds.train + ds.dev}
     assert data._key(corpus_row.text) not in kept
     assert data._key(public_row.text) not in kept
     assert sum(ds.train_counts[data.CORPUS].values()) < sum(plain.train_counts[data.CORPUS].values())
 
 
-@pytest.mark.parametrize("batch", ["batch2", "batch4"])
+@pytest.mark.parametrize("batch", ["batch2", "batch4", "batch5", "batch6"])
 def test_hold_out_keeps_rows_out_of_train_and_dev(batch):
     ds = data.build("zh", hold_out=lambda e: e.batch == batch, train_public=False)
     assert ds.held_out_corpus and all(e.batch == batch for e in ds.held_out_corpus)
     assert not [e for e in ds.train + ds.dev + ds.corpus_test if e.source == data.CORPUS and e.batch == batch]
 
 
-def test_the_new_batch_loses_its_evaluation_overlaps_too():
-    """The fourth batch goes through the same exact and near-duplicate drops as every batch."""
-    corpus = [e for e in data.read_corpus("en")[0] if e.batch == "batch4"]
+@pytest.mark.parametrize("batch", ["batch4", "batch5"])
+def test_a_later_batch_loses_its_evaluation_overlaps_too(batch):
+    """Later batches go through the same exact and near-duplicate drops as every batch."""
+    corpus = [e for e in data.read_corpus("en")[0] if e.batch == batch]
     ds = data.build("en", train_public=False)
-    kept = [e for e in ds.train + ds.dev + ds.corpus_test if e.source == data.CORPUS and e.batch == "batch4"]
+    kept = [e for e in ds.train + ds.dev + ds.corpus_test if e.source == data.CORPUS and e.batch == batch]
     evaluated = [e.text for rows in ds.evalsets.values() for e in rows]
     near = data.NearDuplicateIndex(evaluated)
     dropped = [e for e in corpus if near.matches(e.text)]
@@ -179,13 +184,15 @@ def test_per_intent_thresholds_keep_the_ceiling_where_one_cannot():
     assert report(gold, apply_threshold(probs, per))["per_label"]["travel"]["recall"] == 1.0
 
 
-def test_training_weights_repeat_hard_negatives_and_balance_classes():
+def test_training_weights_repeat_none_rows_by_kind_and_balance_classes():
     rows = ([data.Example(f"n{i}", "none", data.CORPUS, kind="hard_negative") for i in range(2)]
             + [data.Example(f"e{i}", "none", data.CORPUS, kind="everyday") for i in range(4)]
             + [data.Example(f"p{i}", "purchase", data.CORPUS, kind="indirect") for i in range(2)])
     assert weighted(rows, {}) == rows
     doubled = weighted(rows, {"hard_negative_repeat": 2})
     assert sum(e.kind == "hard_negative" for e in doubled) == 4 and len(doubled) == 10
+    everyday = weighted(rows, {"everyday_repeat": 3})
+    assert sum(e.kind == "everyday" for e in everyday) == 12 and len(everyday) == 16
     balanced = Counter(e.label for e in weighted(rows, {"balance_classes": True}))
     assert balanced["purchase"] == balanced["none"] == 6
 

@@ -276,3 +276,18 @@ def test_the_loaded_pipeline_normalises_as_training_did(clf, lang, text):
     loaded = norms(clf._models[lang].nlp)
     assert loaded == norms(make_nlp(lang, HPARAMS[lang]))
     assert "<product>" in loaded and "<destination>" in loaded
+
+
+def test_a_loaded_pipeline_builds_its_gazetteer_patterns_once(monkeypatch):
+    """Building the patterns is most of the load time: once, with the saved tokenizer."""
+    import spacy
+
+    from classifiers.components import Normalizer
+    from classifiers.intent import MODELS_DIR
+
+    built = []
+    original = Normalizer._build_matcher
+    monkeypatch.setattr(Normalizer, "_build_matcher", lambda self: built.append(1) or original(self))
+    nlp = spacy.load(MODELS_DIR / "en")
+    nlp("a t-shirt for the flight to Lisbon")
+    assert len(built) == 1

@@ -109,6 +109,7 @@ class System:
     results: dict  # group → source → report
     seg_per_s: float
     ci: tuple[float, float] | None  # bootstrap 95 % interval of the headline macro-F1
+    headline_kinds: dict  # kind_report on the headline set
     pooled: dict | None  # report (with kinds) on the independent evalsets together
     splits: dict[str, dict] = field(default_factory=dict)  # split name → report on its held-out rows
 
@@ -188,10 +189,11 @@ def _independent(ds: data.Dataset) -> list[Example]:
 
 def _system(name: str, fitted: Fitted, ds: data.Dataset, timing: list[str]) -> System:
     rows = _headline(ds)
-    ci = bootstrap_macro_f1([e.label for e in rows], fitted.predict([e.text for e in rows])) if rows else None
+    pred = fitted.predict([e.text for e in rows]) if rows else []
+    ci = bootstrap_macro_f1([e.label for e in rows], pred) if rows else None
     pooled = _independent(ds)
     return System(name, fitted, score_sets(fitted.predict, eval_sets(ds)), throughput(fitted.predict, timing), ci,
-                  _split_report(fitted, pooled) if pooled else None)
+                  kind_report(rows, pred), _split_report(fitted, pooled) if pooled else None)
 
 
 def _split_report(fitted: Fitted, rows: list[Example]) -> dict:
@@ -414,15 +416,11 @@ def _probe_table(lang: str, systems: list[System]) -> list[str]:
     return lines
 
 
-def _hard_negative_fpr(rows: list[Example], predict) -> str:
-    return _rate(kind_report(rows, predict([e.text for e in rows])).get("fpr_hard_negative"))
-
-
-def overview_row(lang: str, s: System, ds: data.Dataset) -> str:
+def overview_row(lang: str, s: System) -> str:
     ev = _pick(s.results, EVALSET_GROUP)
     ci = f" ({s.ci[0]:.3f}–{s.ci[1]:.3f})" if s.ci else ""
     cells = [(fmt(ev["macro_f1"]) + ci) if ev else "–", fmt(ev["none_fpr"]) if ev else "–",
-             _hard_negative_fpr(_headline(ds), s.fitted.predict)]
+             _rate(s.headline_kinds.get("fpr_hard_negative"))]
     p = s.pooled
     cells += ([fmt(p["macro_f1"]), fmt(p["none_fpr"]), _rate(p["kinds"].get("fpr_hard_negative"))]
               if p else ["–"] * 3)
@@ -448,7 +446,7 @@ def _overview_head() -> list[str]:
 
 
 def evaluate_lang(lang: str, minilm: bool, ensemble: bool, splits: bool, out_dir: Path,
-                  log=print) -> tuple[list[str], list[System], data.Dataset]:
+                  log=print) -> tuple[list[str], list[System]]:
     ds, systems = _systems(lang, minilm, ensemble, splits, log)
     sizes = ", ".join(f"{name} {len(rows)}" for name, rows in ds.evalsets.items())
     lines = [f"## {lang}", "", f"Rows: {sizes}; project-corpus slice {len(ds.corpus_test)}; "
@@ -463,7 +461,7 @@ def evaluate_lang(lang: str, minilm: bool, ensemble: bool, splits: bool, out_dir
         lines += _per_label(s.results, EVALSET_GROUP)
         lines += _by_genre(s.fitted.predict, _headline(ds))
         lines += _confusions(s.results)
-    return lines, systems, ds
+    return lines, systems
 
 
 HONESTY = (HERE / "evaluation_notes.md")
@@ -479,10 +477,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     body, overview = [], []
     for lang in args.lang or ["en", "zh"]:
-        lines, systems, ds = evaluate_lang(lang, minilm=not args.no_minilm, ensemble=not args.no_ensemble,
+        lines, systems = evaluate_lang(lang, minilm=not args.no_minilm, ensemble=not args.no_ensemble,
                                        splits=not args.no_splits, out_dir=args.out.parent)
         body += lines
-        overview += [overview_row(lang, s, ds) for s in systems]
+        overview += [overview_row(lang, s) for s in systems]
         for s in systems:
             ev = _pick(s.results, EVALSET_GROUP)
             if ev:

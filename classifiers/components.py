@@ -90,7 +90,7 @@ class Normalizer:
     @property
     def matcher(self) -> PhraseMatcher | None:
         if not self._built:
-            self._matcher, self._built = self._build_matcher(), True
+            self._rebuild()
         return self._matcher
 
     def _build_matcher(self) -> PhraseMatcher | None:
@@ -112,18 +112,18 @@ class Normalizer:
     def to_disk(self, path, *, exclude=()) -> None:
         pass
 
-    def from_disk(self, path, *, exclude=()) -> Normalizer:
-        self._built = False
-        _ = self.matcher
+    def _rebuild(self) -> Normalizer:
+        self._matcher, self._built = self._build_matcher(), True
         return self
+
+    def from_disk(self, path, *, exclude=()) -> Normalizer:
+        return self._rebuild()
 
     def to_bytes(self, *, exclude=()) -> bytes:
         return b""
 
     def from_bytes(self, data: bytes, *, exclude=()) -> Normalizer:
-        self._built = False
-        _ = self.matcher
-        return self
+        return self._rebuild()
 
     def __call__(self, doc: Doc) -> Doc:
         for token in doc:

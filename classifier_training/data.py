@@ -9,13 +9,13 @@ splits, whole sources held out to measure generalisation) and the project's
 typed-text corpus in ``classifier_training/corpus/{en,zh}/**/*.jsonl`` (files
 directly under the language folder are the first writers' batch, ``batch2/``
 the second's, ``batch3/`` the maintainer's lines (place names, buying idioms),
-``batch4/`` the fourth writers', "new hands", ``batch5/`` and ``batch6/`` the fifth
-and sixth groups', written for the fifth and sixth rounds).
+``batch4/`` the fourth writers', "new hands", ``batch5/``, ``batch6/`` and ``batch7/``
+the fifth, sixth and seventh groups', written for the rounds of the same numbers).
 
-Three evaluation sets are kept apart for final scores only (``EVALSETS``):
-``evalset_independent2/`` and ``evalset_independent/`` (each written from the
-labelling guide alone by people who never saw the corpus; the second is the
-headline, as the first has been scored in earlier rounds) and ``evalset/``
+Four evaluation sets are kept apart for final scores only (``EVALSETS``):
+``evalset_independent3/``, ``evalset_independent2/`` and ``evalset_independent/``
+(each written from the labelling guide alone by people who never saw the corpus;
+the newest is the headline, as the others have been scored in earlier rounds) and ``evalset/``
 (written by the same hands as the first corpus batch). Any training or dev row
 whose normalised text (lowercase, whitespace collapsed) is in any of them is dropped here, and so is
 any corpus row that is a near-duplicate of an evaluation line (``NEAR_DUP``),
@@ -42,14 +42,15 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 CORPUS_DIR = PACKAGE_DIR / "corpus"
 #: Evaluation sets, headline first: name → folder holding ``{lang}.jsonl``.
 EVALSETS = {
+    "evalset_independent3": PACKAGE_DIR / "evalset_independent3",
     "evalset_independent2": PACKAGE_DIR / "evalset_independent2",
     "evalset_independent": PACKAGE_DIR / "evalset_independent",
     "evalset": PACKAGE_DIR / "evalset",
 }
-HEADLINE = "evalset_independent2"
+HEADLINE = "evalset_independent3"
 #: Written from the guide alone by writers who never saw the corpus: pooled, the best stand-in
 #: for the sets kept outside the project.
-INDEPENDENT = ("evalset_independent2", "evalset_independent")
+INDEPENDENT = ("evalset_independent3", "evalset_independent2", "evalset_independent")
 # Corpus rows this similar to an evaluation line (Jaccard of character
 # 3-gram sets) are dropped as near-duplicates, not only exact matches.
 NEAR_DUP = 0.6

@@ -18,12 +18,13 @@ def predict_proba(nlp: Language, texts: Sequence[str], temperature: float = 1.0)
                 for doc in nlp.pipe(texts, batch_size=512)]
 
 
-EVALSET_GROUP = "second independent evalset (headline)"
+EVALSET_GROUP = "third independent evalset (headline)"
+SECOND_INDEPENDENT_GROUP = "second independent evalset (scored in round 6)"
 FIRST_INDEPENDENT_GROUP = "first independent evalset (scored in earlier rounds)"
 SAME_HANDS_GROUP = "evalset by the corpus's first writers"
 CORPUS_GROUP = "project corpus (held-out slice)"
-GROUP_OF_EVALSET = {HEADLINE: EVALSET_GROUP, "evalset_independent": FIRST_INDEPENDENT_GROUP,
-                    "evalset": SAME_HANDS_GROUP}
+GROUP_OF_EVALSET = {HEADLINE: EVALSET_GROUP, "evalset_independent2": SECOND_INDEPENDENT_GROUP,
+                    "evalset_independent": FIRST_INDEPENDENT_GROUP, "evalset": SAME_HANDS_GROUP}
 
 
 def eval_sets(ds: Dataset) -> dict[str, dict[str, list[Example]]]:
@@ -87,9 +88,11 @@ def summary_table(results: dict[str, dict[str, dict]]) -> list[str]:
 
 # The study's target for none false positives on text from outside the project. The
 # corpus dev rows hold about as many hard negatives as the outside sets, so the
-# threshold is held to the target itself on dev.
+# threshold is held to the target itself on dev, unless the language sets its own.
 MAX_NONE_FPR = 0.03
-MAX_NONE_FPR_BY_LANG: dict[str, float] = {}
+# Round 7 (CHOOSING.md): at 3 % on dev, text from other hands still got 3.5–4.5 % false
+# positives; at 2.5 % both languages' held-out none FPR predicts ≤ 3 %.
+MAX_NONE_FPR_BY_LANG: dict[str, float] = {"en": 0.025, "zh": 0.025}
 
 
 def max_none_fpr(lang: str) -> float:

@@ -16,8 +16,8 @@ does that).
   n-grams (default 3–4) of each normalised token with word-boundary markers
   (" hotel " → " ho", "hot", …, "tel "), so a misspelling ("hotle", "hedache")
   still shares most of its features with the right word. A training option
-  (``char_ngrams``): the shipped models do not use it since round 6 of
-  ``classifier_training/CHOOSING.md``, but a pipeline trained with it loads.
+  (``char_ngrams``): the English model uses it (dropped in round 6 of
+  ``classifier_training/CHOOSING.md``, back in round 7), the Chinese one does not.
 """
 
 from __future__ import annotations

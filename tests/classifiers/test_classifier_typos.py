@@ -1,7 +1,6 @@
 """Typed text has typos: the shipped English model reads clear-cut misspellings
-right, and the char n-gram features (``ime.NormCharBOW.v1``, a training option the
-shipped model dropped in round 6 of ``CHOOSING.md``) share features between a word
-and its misspellings.
+right, and its char n-gram features (``ime.NormCharBOW.v1``; dropped in round 6 of
+``CHOOSING.md``, back in round 7) share features between a word and its misspellings.
 
 The typo cases are clear-cut on purpose (they guard against a model that only
 knows the spelled-right words); ``classifier_training/probes/en_typos.jsonl`` and

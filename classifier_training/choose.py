@@ -13,7 +13,9 @@ scored: ``classifier_training.data`` only reads their texts to keep them out of 
 the same configuration without ``batch4`` (so its whole-corpus run rebuilds them, and on
 the new-hands split it is scored on lines it never saw); the fifth and sixth rounds'
 candidates start from the recipe shipped after round 4 (``ROUND4``), the seventh round's
-from the one shipped after round 6 (``ROUND6``), and leave the newest batch out the same way. Writes ``CHOOSING.md`` next to this file. Options: ``--lang``, ``--only NAME`` (repeatable), ``--out``.
+from the one shipped after round 6 (``ROUND6``), and leave the newest batch out the same
+way. Writes ``CHOOSING.md`` next to this file. Options: ``--lang``, ``--only NAME``
+(repeatable), ``--out``.
 """
 
 from __future__ import annotations
@@ -111,6 +113,8 @@ ROUND6 = {"en": {**train.LINEAR, "length": 2**19, "keep_hyphenated": True, "hard
 # corpus: rounds 1–2 ran before the 12 idiom lines of en batch3).
 BASE = {"en": {**ROUND4["en"], "keep_hyphenated": False},
         "zh": {**ROUND4["zh"], "ngram_size": 2, "length": 2**18}}
+# A candidate's "from": the recipe it changes (BASE when it names none).
+STARTS = {"round 4": ROUND4, "round 6": ROUND6}
 # Keys of a candidate that say how to train it, not hyperparameters.
 _NOT_HPARAMS = {"leave_out", "from", "ensemble", "en", "zh"}
 
@@ -119,7 +123,7 @@ def hparams(lang: str, changes: dict) -> dict:
     if changes.get("ensemble"):
         base = train.ensemble_hparams(lang)
     else:
-        base = {"round 4": ROUND4, "round 6": ROUND6}.get(changes.get("from"), BASE)[lang]
+        base = STARTS.get(changes.get("from"), BASE)[lang]
     own = {k: v for k, v in changes.items() if k not in _NOT_HPARAMS}
     hp = {**base, **own, **changes.get(lang, {})}
     if "length_factor" in hp:

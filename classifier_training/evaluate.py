@@ -5,11 +5,10 @@ and MiniLM + LR trained on the same rows, each calibrated (temperature on the co
 dev rows) and thresholded by the same rule. Scored on (1) the three independent
 evalsets (``classifier_training/evalset_independent3``, the headline, and
 ``evalset_independent2`` and ``evalset_independent``, scored in earlier rounds; each alone
-and pooled, with recall
-by kind — direct / indirect — and the false-positive rate on hard negatives), (2) the
-older evalset written by the corpus's first writers, (3) the corpus's held-out slice,
-(4) held-out splits for which every system is retrained without part of the
-corpus — a genre split and one per later writers' batch (``SPLITS``) — (5) whole
+and pooled, with recall by kind — direct / indirect — and the false-positive rate on hard
+negatives), (2) the older evalset written by the corpus's first writers, (3) the corpus's
+held-out slice, (4) held-out splits for which every system is retrained without part of
+the corpus — a genre split and one per later writers' batch (``SPLITS``) — (5) whole
 public sources never trained on, (6) the public sets' test splits, and
 (7) the development probes. Adds expected calibration error and a reliability plot
 per language (PNG next to the report) and throughput on one thread. Writes
@@ -443,7 +442,8 @@ def overview_row(lang: str, s: System) -> str:
 def _overview_head() -> list[str]:
     cells = ["lang", "system", "T", "threshold", "**third independent macro-F1** (95 % CI)", "**none FPR**",
              "**hard-negative FPR**", "three independent sets pooled: macro-F1", "none FPR", "hard-negative FPR",
-             "second independent macro-F1", "first independent macro-F1", "old evalset macro-F1", *(f"{split} macro-F1" for split in SPLITS),
+             "second independent macro-F1", "first independent macro-F1", "old evalset macro-F1",
+             *(f"{split} macro-F1" for split in SPLITS),
              "corpus slice macro-F1", "held-out public macro-F1", "segments/s (1 thread, batched)"]
     return ["| " + " | ".join(cells) + " |", "|" + "---|" * len(cells)]
 

@@ -55,6 +55,11 @@ def test_batched_char_ngrams_match_per_doc():
     assert (char_ngram_keys(["hotle"], [3, 4]) == char_ngram_keys(["hotle"], [3, 4])).all()  # deterministic
 
 
+def test_shipped_en_model_uses_char_ngrams(clf):
+    nlp = clf._models["en"].nlp
+    assert nlp.get_pipe_config("textcat")["model"]["@architectures"] == "ime.NormCharBOW.v1"
+
+
 @pytest.mark.parametrize("label,text", [(lab, t) for lab, texts in TYPO_CASES.items() for t in texts])
 def test_typo_cases(clf, label, text):
     result = clf.classify(text)

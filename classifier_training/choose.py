@@ -3,8 +3,8 @@
 
 For each candidate (``CANDIDATES``: a name and the ``train.HPARAMS`` changes it makes)
 and language, trains on the whole corpus (scored on its dev rows only) and once per
-held-out split of ``evaluate.SPLITS`` (retrained without the split's rows, for the
-epochs the whole-corpus run chose, and scored on those rows). Every trained model is
+held-out split of ``evaluate.SPLITS`` with rows in that language (retrained without the
+split's rows, for the epochs the whole-corpus run chose, and scored on those rows). Every trained model is
 scored under each abstention rule of ``RULES`` (one threshold or one per intent, at a
 dev none-FPR ceiling), chosen on that model's own dev rows. Neither evaluation set is
 scored: ``classifier_training.data`` only reads their texts to keep them out of training.
@@ -13,8 +13,8 @@ scored: ``classifier_training.data`` only reads their texts to keep them out of 
 the same configuration without ``batch4`` (so its whole-corpus run rebuilds them, and on
 the new-hands split it is scored on lines it never saw); the fifth and sixth rounds'
 candidates start from the recipe shipped after round 4 (``ROUND4``), the seventh round's
-from the one shipped after round 6 (``ROUND6``), and leave the newest batch out the same
-way. Writes ``CHOOSING.md`` next to this file. Options: ``--lang``, ``--only NAME``
+from the one shipped after round 6 (``ROUND6``), the eighth's (Chinese only) from round 7's
+(``ROUND7``), and leave the newest batch out the same way. Writes ``CHOOSING.md`` next to this file. Options: ``--lang``, ``--only NAME``
 (repeatable), ``--out``.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from classifier_training import train
 from classifier_training.data import Example
-from classifier_training.evaluate import SPLITS, kind_report
+from classifier_training.evaluate import kind_report, splits_for
 from classifier_training.evaluate_core import (
     dev_parts,
     fmt,
@@ -90,6 +90,12 @@ CANDIDATES: dict[str, dict] = {
     # After the choice, the must-pass typo line "hedache since moring" abstained at en's new ceiling.
     "round 6's choice + batch7, character n-grams back (en)": {"from": "round 6",
                                                                "en": {"char_ngrams": [3, 4], "char_weight": 0.5}},
+    # Eighth round (zh only): the eighth writers' batch (indirect purchases, figures of speech and
+    # work talk with intent words), on round 7's choice (ROUND7).
+    "round 7's choice, without batch8 (the shipped models)": {"from": "round 7", "leave_out": ("batch8",)},
+    "round 7's choice + batch8": {"from": "round 7"},
+    "round 7's choice + batch8, hard negatives ×2": {"from": "round 7", "hard_negative_repeat": 2},
+    "round 7's choice + batch8, everyday none ×3": {"from": "round 7", "everyday_repeat": 3},
 }
 # Abstention rules: name → (picker, dev none-FPR ceiling).
 RULES = {
@@ -108,13 +114,16 @@ ROUND4 = {"en": {**train.LINEAR, "length": 2**19, "char_ngrams": [3, 4], "char_w
 # The recipe shipped after round 6, where round 7 starts.
 ROUND6 = {"en": {**train.LINEAR, "length": 2**19, "keep_hyphenated": True, "hard_negative_repeat": 2},
           "zh": {**train.LINEAR, "ngram_size": 3, "length": 2**19, "hard_negative_repeat": 2, "everyday_repeat": 2}}
+# The recipe shipped after round 7, where round 8 starts.
+ROUND7 = {"en": {**ROUND6["en"], "char_ngrams": [3, 4], "char_weight": 0.5},
+          "zh": {**ROUND6["zh"], "hard_negative_repeat": 3}}
 # The recipe rounds 1–3 change: the one before choosing (since chosen here: zh on the longer
 # n-grams, en with hyphenated words whole), so a rerun trains the same candidates (on today's
 # corpus: rounds 1–2 ran before the 12 idiom lines of en batch3).
 BASE = {"en": {**ROUND4["en"], "keep_hyphenated": False},
         "zh": {**ROUND4["zh"], "ngram_size": 2, "length": 2**18}}
 # A candidate's "from": the recipe it changes (BASE when it names none).
-STARTS = {"round 4": ROUND4, "round 6": ROUND6}
+STARTS = {"round 4": ROUND4, "round 6": ROUND6, "round 7": ROUND7}
 # Keys of a candidate that say how to train it, not hyperparameters.
 _NOT_HPARAMS = {"leave_out", "from", "ensemble", "en", "zh"}
 
@@ -145,12 +154,14 @@ def _scores(nlp, temperature: float, threshold, rows: list[Example]) -> dict:
 
 
 def run_candidate(lang: str, name: str, changes: dict, log=print) -> dict:
-    """{"dev": rule → (threshold, info), split → rule → scores}; trains 1 + len(SPLITS) models."""
+    """{"dev": rule → (threshold, info), split → rule → scores}; trains a model for the whole
+    corpus and one per held-out split."""
     hp = hparams(lang, changes)
+    splits = splits_for(lang)
     leave_out = set(changes.get("leave_out", ()))
 
     def hold(split=None):
-        in_split = SPLITS[split] if split else (lambda e: False)
+        in_split = splits[split] if split else (lambda e: False)
         return (lambda e: in_split(e) or e.batch in leave_out) if leave_out else (in_split if split else None)
 
     t0 = time.perf_counter()
@@ -159,7 +170,7 @@ def run_candidate(lang: str, name: str, changes: dict, log=print) -> dict:
            "model_id": info["model_id"], "temperature": info["temperature"]}
     log(f"  {lang} {name}: whole corpus, epoch {info['best_epoch']}, {info['model_id']} "
         f"({time.perf_counter() - t0:.0f}s)")
-    for split, in_split in SPLITS.items():
+    for split, in_split in splits.items():
         t0 = time.perf_counter()
         nlp, ds, info = train.train_lang(lang, hold_out=hold(split), hp={**hp, "epochs": out["epoch"]},
                                          log=lambda *_: None)
@@ -175,9 +186,10 @@ def _rate(r) -> str:
 
 
 def table(lang: str, results: dict[str, dict]) -> list[str]:
-    short = {split: split.split(" (")[0].replace("source-held-out: ", "") for split in SPLITS}
+    splits = splits_for(lang)
+    short = {split: split.split(" (")[0].replace("source-held-out: ", "") for split in splits}
     head = ["candidate", "abstention rule", "dev macro-F1", "dev none FPR"]
-    for split in SPLITS:
+    for split in splits:
         head += [f"{short[split]} F1", f"{short[split]} none FPR", f"{short[split]} hard-neg FPR"]
     head += ["**mean held-out F1**", "mean held-out none FPR", "threshold (whole corpus)"]
     lines = [f"## {lang}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -186,7 +198,7 @@ def table(lang: str, results: dict[str, dict]) -> list[str]:
             threshold, dev = res["dev"][rule]
             cells = [name, rule, fmt(dev.get("dev_macro_f1")), fmt((dev.get("dev_none_fpr") or [None])[0])]
             f1s, fprs = [], []
-            for split in SPLITS:
+            for split in splits:
                 r = res[split][rule]
                 f1s.append(r["macro_f1"])
                 fprs.append(r["none_fpr"])

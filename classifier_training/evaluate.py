@@ -2,9 +2,9 @@
 
 For each language, side by side in one run: the shipped spaCy pipeline, TF-IDF + LR
 and MiniLM + LR trained on the same rows, each calibrated (temperature on the corpus
-dev rows) and thresholded by the same rule. Scored on (1) the three independent
-evalsets (``classifier_training/evalset_independent3``, the headline, and
-``evalset_independent2`` and ``evalset_independent``, scored in earlier rounds; each alone
+dev rows) and thresholded by the same rule. Scored on (1) the four independent
+evalsets (``classifier_training/evalset_independent4``, the headline, and
+``evalset_independent3`` to ``evalset_independent``, scored in earlier rounds; each alone
 and pooled, with recall by kind — direct / indirect — and the false-positive rate on hard
 negatives), (2) the older evalset written by the corpus's first writers, (3) the corpus's
 held-out slice, (4) held-out splits for which every system is retrained without part of
@@ -42,10 +42,7 @@ from classifier_training.data import HEADLINE, INDEPENDENT, LABELS, Example
 from classifier_training.evaluate_core import (
     CORPUS_GROUP,
     EVALSET_GROUP,
-    FIRST_INDEPENDENT_GROUP,
     GROUP_OF_EVALSET,
-    SAME_HANDS_GROUP,
-    SECOND_INDEPENDENT_GROUP,
     MAX_NONE_FPR,
     cpu_model,
     dev_parts,
@@ -74,6 +71,9 @@ OUT = HERE / "EVALUATION.md"
 PROBES_DIR = HERE / "probes"
 COMMAND = "python -m classifier_training.evaluate"
 THROUGHPUT_TEXTS = 2000
+# The evaluation sets reported beside the headline, in report order, and the headline's short name.
+EARLIER_GROUPS = [group for name, group in GROUP_OF_EVALSET.items() if name != HEADLINE]
+HEADLINE_SHORT = EVALSET_GROUP.split(" evalset")[0]
 # Held-out splits: corpus rows picked here are kept out of training and dev, then scored.
 SPLITS: dict[str, Callable[[Example], bool]] = {
     "genre-held-out (search, code, email)": lambda e: e.genre in {"search", "code", "email"},
@@ -82,8 +82,16 @@ SPLITS: dict[str, Callable[[Example], bool]] = {
     "source-held-out: fifth writers (batch5)": lambda e: e.batch == "batch5",
     "source-held-out: sixth writers (batch6)": lambda e: e.batch == "batch6",
     "source-held-out: seventh writers (batch7)": lambda e: e.batch == "batch7",
+    "source-held-out: eighth writers (batch8)": lambda e: e.batch == "batch8",
 }
 KINDS = ("direct", "indirect")
+
+
+def splits_for(lang: str) -> dict[str, Callable[[Example], bool]]:
+    """The held-out splits with corpus rows in ``lang`` (a batch may be written for one language)."""
+    corpus = data.read_corpus(lang)[0]
+    return {name: in_split for name, in_split in SPLITS.items() if any(map(in_split, corpus))}
+
 MIN_BIN_ROWS = 5  # reliability-plot bins with fewer rows are left out (a dot per 1–2 rows is noise)
 
 Proba = Callable[[list[str]], list[dict[str, float]]]  # texts → uncalibrated probabilities
@@ -237,7 +245,7 @@ def _systems(lang: str, minilm: bool, ensemble: bool, splits: bool, log) -> tupl
         # Retrain every system without the split's rows (spaCy for as many epochs as the shipped model needed).
         fits = {systems[0].name: lambda hold_out: fit_spacy(lang, {**info["hparams"], "epochs": info["best_epoch"]},
                                                             hold_out, log), **fits}
-        for split, hold_out in SPLITS.items():
+        for split, hold_out in splits_for(lang).items():
             for system in systems:
                 fitted, split_ds = fits[system.name](hold_out)
                 system.splits[split] = _split_report(fitted, split_ds.held_out_corpus)
@@ -426,7 +434,7 @@ def overview_row(lang: str, s: System) -> str:
     p = s.pooled
     cells += ([fmt(p["macro_f1"]), fmt(p["none_fpr"]), _rate(p["kinds"].get("fpr_hard_negative"))]
               if p else ["–"] * 3)
-    for group in (SECOND_INDEPENDENT_GROUP, FIRST_INDEPENDENT_GROUP, SAME_HANDS_GROUP):
+    for group in EARLIER_GROUPS:
         r = _pick(s.results, group)
         cells.append(fmt(r["macro_f1"]) if r else "–")
     for split in SPLITS:
@@ -440,9 +448,9 @@ def overview_row(lang: str, s: System) -> str:
 
 
 def _overview_head() -> list[str]:
-    cells = ["lang", "system", "T", "threshold", "**third independent macro-F1** (95 % CI)", "**none FPR**",
-             "**hard-negative FPR**", "three independent sets pooled: macro-F1", "none FPR", "hard-negative FPR",
-             "second independent macro-F1", "first independent macro-F1", "old evalset macro-F1",
+    cells = ["lang", "system", "T", "threshold", f"**{HEADLINE_SHORT} macro-F1** (95 % CI)", "**none FPR**",
+             "**hard-negative FPR**", f"{len(INDEPENDENT)} independent sets pooled: macro-F1", "none FPR",
+             "hard-negative FPR", *(f"{group.split(' evalset')[0]} macro-F1" for group in EARLIER_GROUPS),
              *(f"{split} macro-F1" for split in SPLITS),
              "corpus slice macro-F1", "held-out public macro-F1", "segments/s (1 thread, batched)"]
     return ["| " + " | ".join(cells) + " |", "|" + "---|" * len(cells)]
@@ -487,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
         for s in systems:
             ev = _pick(s.results, EVALSET_GROUP)
             if ev:
-                print(f"{lang} {s.name}: third independent macro-F1 {fmt(ev['macro_f1'])} none FPR {fmt(ev['none_fpr'])} "
+                print(f"{lang} {s.name}: {HEADLINE_SHORT} macro-F1 {fmt(ev['macro_f1'])} none FPR {fmt(ev['none_fpr'])} "
                       f"{s.seg_per_s:,.0f} seg/s")
     doc = [
         "# Intent classifier evaluation",

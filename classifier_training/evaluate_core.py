@@ -18,13 +18,17 @@ def predict_proba(nlp: Language, texts: Sequence[str], temperature: float = 1.0)
                 for doc in nlp.pipe(texts, batch_size=512)]
 
 
-EVALSET_GROUP = "third independent evalset (headline)"
-SECOND_INDEPENDENT_GROUP = "second independent evalset (scored in round 6)"
-FIRST_INDEPENDENT_GROUP = "first independent evalset (scored in earlier rounds)"
 SAME_HANDS_GROUP = "evalset by the corpus's first writers"
 CORPUS_GROUP = "project corpus (held-out slice)"
-GROUP_OF_EVALSET = {HEADLINE: EVALSET_GROUP, "evalset_independent2": SECOND_INDEPENDENT_GROUP,
-                    "evalset_independent": FIRST_INDEPENDENT_GROUP, "evalset": SAME_HANDS_GROUP}
+# Report names of the evaluation sets, headline first: each says when it was scored before.
+GROUP_OF_EVALSET = {
+    "evalset_independent4": "fourth independent evalset (headline)",
+    "evalset_independent3": "third independent evalset (scored in round 7)",
+    "evalset_independent2": "second independent evalset (scored in rounds 6–7)",
+    "evalset_independent": "first independent evalset (scored in earlier rounds)",
+    "evalset": SAME_HANDS_GROUP,
+}
+EVALSET_GROUP = GROUP_OF_EVALSET[HEADLINE]
 
 
 def eval_sets(ds: Dataset) -> dict[str, dict[str, list[Example]]]:
@@ -91,8 +95,9 @@ def summary_table(results: dict[str, dict[str, dict]]) -> list[str]:
 # threshold is held to the target itself on dev, unless the language sets its own.
 MAX_NONE_FPR = 0.03
 # Round 7 (CHOOSING.md): at 3 % on dev, text from other hands still got 3.5–4.5 % false
-# positives; at 2.5 % both languages' held-out none FPR predicts ≤ 3 %.
-MAX_NONE_FPR_BY_LANG: dict[str, float] = {"en": 0.025, "zh": 0.025}
+# positives; at 2.5 % English's held-out none FPR predicts ≤ 3 %. Chinese ran higher outside
+# than held out (×1.52 after round 7), so round 8 holds its dev ceiling to 2 %.
+MAX_NONE_FPR_BY_LANG: dict[str, float] = {"en": 0.025, "zh": 0.02}
 
 
 def max_none_fpr(lang: str) -> float:

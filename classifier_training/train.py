@@ -6,7 +6,7 @@ TextCatEnsemble of a small from-scratch CNN and a bag of normalised n-grams, or
 the bag alone), keep the epoch with the best dev macro-F1, fit a temperature on
 the corpus dev rows so the scores are calibrated probabilities, pick the
 abstention thresholds (one per intent) on dev so the none false-positive rate stays
-≤ 3 %, save to ``classifiers/models/<lang>`` and write ``classifiers/models/MODEL_CARD.md``.
+under the language's ceiling (``evaluate_core.max_none_fpr``), save to ``classifiers/models/<lang>`` and write ``classifiers/models/MODEL_CARD.md``.
 
 Options: ``--lang en`` (one language), ``--open-only`` (train only on openly
 licensed public sources + the project corpus), ``--out DIR``.
@@ -74,7 +74,8 @@ HPARAMS = {
     # zh: word n-grams 1–3 in a table twice as large (CHOOSING.md: best mean held-out F1
     # with the lowest held-out none FPR of the candidates); everyday none rows twice (round 6)
     # and hard negatives three times (round 7; twice in round 6): the lines of every later
-    # writer held out, false positives fell and macro-F1 rose.
+    # writer held out, false positives fell and macro-F1 rose. Round 8 kept the recipe, added
+    # the eighth batch and lowered zh's dev none-FPR ceiling to 2 %.
     "zh": {**LINEAR, "ngram_size": 3, "length": 2**19, "hard_negative_repeat": 3, "everyday_repeat": 2},
 }
 # Tried and not shipped (see EVALUATION.md): spaCy's TextCatEnsemble, this small CNN over
@@ -367,13 +368,13 @@ CARD_HEAD = [
     "project, MIT), split by a hash of the text: 75 % train, 10 % dev, 15 % test. The public intent",
     "sets are evaluation only (`train_public: false`); with it true they train on their own",
     "train split (5 % carved off by hash for dev). Lines of the evaluation sets",
-    "(`classifier_training/evalset_independent3`, `evalset_independent2`, `evalset_independent`, `evalset`) are dropped from",
+    "(`classifier_training/evalset_independent4` to `evalset_independent`, and `evalset`) are dropped from",
     "training and dev rows wherever they occur, and so are corpus rows that are near-duplicates",
     "of them (character 3-gram Jaccard ≥ 0.6).",
     "Each public source's origin and licence is in `shared/data/intents/<name>/SOURCE.md`; none is",
     "in the shipped weights, so no licensing note applies to them.",
     "",
-    "Retrain (deterministic; about 2 minutes on 2 CPU cores): `python -m classifier_training.train`.",
+    "Retrain (deterministic; about 4 minutes on 2 CPU cores): `python -m classifier_training.train`.",
     "",
     "Segments longer than 2,000 characters are cut to their first 2,000 before classification",
     "(`classifiers.intent.MAX_CHARS`).",

@@ -40,9 +40,11 @@ def public_sets(tmp_path, monkeypatch):
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_the_evalsets_are_there_with_kinds(lang):
     sets = data.read_evalsets(lang)
-    assert list(sets) == [data.HEADLINE, "evalset_independent2", "evalset_independent", "evalset"]
-    assert list(data.INDEPENDENT) == [data.HEADLINE, "evalset_independent2", "evalset_independent"]
-    for name, size in ((data.HEADLINE, 400), ("evalset_independent2", 400), ("evalset_independent", 640)):
+    earlier = ["evalset_independent3", "evalset_independent2", "evalset_independent"]
+    assert list(sets) == [data.HEADLINE, *earlier, "evalset"]
+    assert list(data.INDEPENDENT) == [data.HEADLINE, *earlier]
+    sizes = {data.HEADLINE: 400, "evalset_independent3": 400, "evalset_independent2": 400, "evalset_independent": 640}
+    for name, size in sizes.items():
         independent = sets[name]
         assert len(independent) == size
         assert {e.kind for e in independent} == {"direct", "indirect", "everyday", "hard_negative"}
@@ -55,7 +57,8 @@ def test_the_evalsets_are_there_with_kinds(lang):
 def test_corpus_is_well_formed(lang):
     corpus, skipped = data.read_corpus(lang)
     assert not skipped
-    assert {e.batch for e in corpus} == {"batch1", "batch2", "batch3", "batch4", "batch5", "batch6", "batch7"}
+    batches = {"batch1", "batch2", "batch3", "batch4", "batch5", "batch6", "batch7"} | ({"batch8"} if lang == "zh" else set())
+    assert {e.batch for e in corpus} == batches
     assert all(e.kind for e in corpus if e.batch != "batch1")
     assert {e.genre for e in corpus} == {"chat", "search", "email", "note", "code", "social", "doc"}
 
@@ -77,7 +80,7 @@ def test_build_never_trains_or_tunes_on_an_evalset(lang):
     ds = data.build(lang, train_public=False)  # as shipped: stands on the repository alone
     evaluated = [e for rows in ds.evalsets.values() for e in rows]
     banned = {data._key(e.text) for e in evaluated}
-    assert len(ds.evalsets) == 4 and all(ds.evalsets.values())
+    assert len(ds.evalsets) == len(data.EVALSETS) and all(ds.evalsets.values())
     assert not [e.text for e in ds.train + ds.dev if data._key(e.text) in banned]
     near = data.NearDuplicateIndex([e.text for e in evaluated])
     assert not [e.text for e in ds.train + ds.dev if e.source == data.CORPUS and near.matches(e.text)]
@@ -96,18 +99,19 @@ def test_build_drops_training_rows_that_match_any_evalset(tmp_path, public_sets)
     rows = {data.HEADLINE: {"text": "  " + corpus_row.text.upper().replace(" ", "   "), "label": corpus_row.label},
             "evalset": {"text": public_row.text.title() + " ", "label": public_row.label},
             "evalset_independent": {"text": "a line no training row has", "label": "none"},
-            "evalset_independent2": {"text": "another line no training row has", "label": "none"}}
+            "evalset_independent2": {"text": "another line no training row has", "label": "none"},
+            "evalset_independent3": {"text": "a third line no training row has", "label": "none"}}
     for name, row in rows.items():
         (dirs[name] / "en.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
     ds = data.build("en", evalset_dirs=dirs)
-    assert [len(v) for v in ds.evalsets.values()] == [1, 1, 1, 1]
+    assert [len(v) for v in ds.evalsets.values()] == [1] * len(data.EVALSETS)
     kept = {data._key(e.text) for e in ds.train + ds.dev}
     assert data._key(corpus_row.text) not in kept
     assert data._key(public_row.text) not in kept
     assert sum(ds.train_counts[data.CORPUS].values()) < sum(plain.train_counts[data.CORPUS].values())
 
 
-@pytest.mark.parametrize("batch", ["batch2", "batch4", "batch5", "batch6", "batch7"])
+@pytest.mark.parametrize("batch", ["batch2", "batch4", "batch5", "batch6", "batch7", "batch8"])
 def test_hold_out_keeps_rows_out_of_train_and_dev(batch):
     ds = data.build("zh", hold_out=lambda e: e.batch == batch, train_public=False)
     assert ds.held_out_corpus and all(e.batch == batch for e in ds.held_out_corpus)

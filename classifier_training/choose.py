@@ -4,18 +4,18 @@
 For each candidate (``CANDIDATES``: a name and the ``train.HPARAMS`` changes it makes)
 and language, trains on the whole corpus (scored on its dev rows only) and once per
 held-out split of ``evaluate.SPLITS`` with rows in that language (retrained without the
-split's rows, for the epochs the whole-corpus run chose, and scored on those rows). Every trained model is
-scored under each abstention rule of ``RULES`` (one threshold or one per intent, at a
-dev none-FPR ceiling), chosen on that model's own dev rows. Neither evaluation set is
-scored: ``classifier_training.data`` only reads their texts to keep them out of training.
+split's rows, for the epochs the whole-corpus run chose, and scored on those rows). Every
+trained model is scored under each abstention rule of ``RULES`` (one threshold or one per
+intent, at a dev none-FPR ceiling), chosen on that model's own dev rows. No evaluation set
+is scored: ``classifier_training.data`` only reads their texts to keep them out of training.
 
 "previous recipe" is how the shipped models were trained before the fourth batch came:
 the same configuration without ``batch4`` (so its whole-corpus run rebuilds them, and on
 the new-hands split it is scored on lines it never saw); the fifth and sixth rounds'
 candidates start from the recipe shipped after round 4 (``ROUND4``), the seventh round's
 from the one shipped after round 6 (``ROUND6``), the eighth's (Chinese only) from round 7's
-(``ROUND7``), and leave the newest batch out the same way. Writes ``CHOOSING.md`` next to this file. Options: ``--lang``, ``--only NAME``
-(repeatable), ``--out``.
+(``ROUND7``), and leave the newest batch out the same way. Writes ``CHOOSING.md`` next to
+this file. Options: ``--lang``, ``--only NAME`` (repeatable), ``--out``.
 """
 
 from __future__ import annotations

@@ -85,16 +85,15 @@ SPLITS: dict[str, Callable[[Example], bool]] = {
     "source-held-out: eighth writers (batch8)": lambda e: e.batch == "batch8",
 }
 KINDS = ("direct", "indirect")
+MIN_BIN_ROWS = 5  # reliability-plot bins with fewer rows are left out (a dot per 1–2 rows is noise)
+
+Proba = Callable[[list[str]], list[dict[str, float]]]  # texts → uncalibrated probabilities
 
 
 def splits_for(lang: str) -> dict[str, Callable[[Example], bool]]:
     """The held-out splits with corpus rows in ``lang`` (a batch may be written for one language)."""
     corpus = data.read_corpus(lang)[0]
     return {name: in_split for name, in_split in SPLITS.items() if any(map(in_split, corpus))}
-
-MIN_BIN_ROWS = 5  # reliability-plot bins with fewer rows are left out (a dot per 1–2 rows is noise)
-
-Proba = Callable[[list[str]], list[dict[str, float]]]  # texts → uncalibrated probabilities
 
 
 @dataclass

@@ -6,7 +6,8 @@ TextCatEnsemble of a small from-scratch CNN and a bag of normalised n-grams, or
 the bag alone), keep the epoch with the best dev macro-F1, fit a temperature on
 the corpus dev rows so the scores are calibrated probabilities, pick the
 abstention thresholds (one per intent) on dev so the none false-positive rate stays
-under the language's ceiling (``evaluate_core.max_none_fpr``), save to ``classifiers/models/<lang>`` and write ``classifiers/models/MODEL_CARD.md``.
+under the language's ceiling (``evaluate_core.max_none_fpr``), save to
+``classifiers/models/<lang>`` and write ``classifiers/models/MODEL_CARD.md``.
 
 Options: ``--lang en`` (one language), ``--open-only`` (train only on openly
 licensed public sources + the project corpus), ``--out DIR``.

@@ -57,7 +57,8 @@ def test_the_evalsets_are_there_with_kinds(lang):
 def test_corpus_is_well_formed(lang):
     corpus, skipped = data.read_corpus(lang)
     assert not skipped
-    batches = {"batch1", "batch2", "batch3", "batch4", "batch5", "batch6", "batch7"} | ({"batch8"} if lang == "zh" else set())
+    batches = {"batch1", "batch2", "batch3", "batch4", "batch5", "batch6", "batch7"}
+    batches |= {"batch8"} if lang == "zh" else set()  # the eighth batch is Chinese only
     assert {e.batch for e in corpus} == batches
     assert all(e.kind for e in corpus if e.batch != "batch1")
     assert {e.genre for e in corpus} == {"chat", "search", "email", "note", "code", "social", "doc"}

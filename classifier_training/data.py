@@ -9,11 +9,11 @@ splits, whole sources held out to measure generalisation) and the project's
 typed-text corpus in ``classifier_training/corpus/{en,zh}/**/*.jsonl`` (files
 directly under the language folder are the first writers' batch, ``batch2/``
 the second's, ``batch3/`` the maintainer's lines (place names, buying idioms),
-``batch4/`` the fourth writers', "new hands", ``batch5/`` to ``batch8/`` the fifth to eighth
+``batch4/`` the fourth writers', "new hands", ``batch5/`` to ``batch9/`` the fifth to ninth
 groups', written for the rounds of the same numbers; ``batch8/`` is Chinese only).
 
-Five evaluation sets are kept apart for final scores only (``EVALSETS``):
-``evalset_independent4/`` to ``evalset_independent/``
+Six evaluation sets are kept apart for final scores only (``EVALSETS``):
+``evalset_independent5/`` to ``evalset_independent/``
 (each written from the labelling guide alone by people who never saw the corpus;
 the newest is the headline, as the others have been scored in earlier rounds) and ``evalset/``
 (written by the same hands as the first corpus batch). Any training or dev row
@@ -42,16 +42,18 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 CORPUS_DIR = PACKAGE_DIR / "corpus"
 #: Evaluation sets, headline first: name → folder holding ``{lang}.jsonl``.
 EVALSETS = {
+    "evalset_independent5": PACKAGE_DIR / "evalset_independent5",
     "evalset_independent4": PACKAGE_DIR / "evalset_independent4",
     "evalset_independent3": PACKAGE_DIR / "evalset_independent3",
     "evalset_independent2": PACKAGE_DIR / "evalset_independent2",
     "evalset_independent": PACKAGE_DIR / "evalset_independent",
     "evalset": PACKAGE_DIR / "evalset",
 }
-HEADLINE = "evalset_independent4"
+HEADLINE = "evalset_independent5"
 #: Written from the guide alone by writers who never saw the corpus: pooled, the best stand-in
 #: for the sets kept outside the project.
-INDEPENDENT = ("evalset_independent4", "evalset_independent3", "evalset_independent2", "evalset_independent")
+INDEPENDENT = ("evalset_independent5", "evalset_independent4", "evalset_independent3", "evalset_independent2",
+               "evalset_independent")
 # Corpus rows this similar to an evaluation line (Jaccard of character
 # 3-gram sets) are dropped as near-duplicates, not only exact matches.
 NEAR_DUP = 0.6

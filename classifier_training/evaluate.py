@@ -2,9 +2,9 @@
 
 For each language, side by side in one run: the shipped spaCy pipeline, TF-IDF + LR
 and MiniLM + LR trained on the same rows, each calibrated (temperature on the corpus
-dev rows) and thresholded by the same rule. Scored on (1) the four independent
-evalsets (``classifier_training/evalset_independent4``, the headline, and
-``evalset_independent3`` to ``evalset_independent``, scored in earlier rounds; each alone
+dev rows) and thresholded by the same rule. Scored on (1) the five independent
+evalsets (``classifier_training/evalset_independent5``, the headline, and
+``evalset_independent4`` to ``evalset_independent``, scored in earlier rounds; each alone
 and pooled, with recall by kind — direct / indirect — and the false-positive rate on hard
 negatives), (2) the older evalset written by the corpus's first writers, (3) the corpus's
 held-out slice, (4) held-out splits for which every system is retrained without part of
@@ -76,7 +76,7 @@ EARLIER_GROUPS = [group for name, group in GROUP_OF_EVALSET.items() if name != H
 
 
 def short_name(group: str) -> str:
-    """A report name without its note: "fourth independent evalset (headline)" → "fourth independent"."""
+    """A report name without its note: "fifth independent evalset (headline)" → "fifth independent"."""
     return group.split(" evalset")[0]
 
 
@@ -90,6 +90,7 @@ SPLITS: dict[str, Callable[[Example], bool]] = {
     "source-held-out: sixth writers (batch6)": lambda e: e.batch == "batch6",
     "source-held-out: seventh writers (batch7)": lambda e: e.batch == "batch7",
     "source-held-out: eighth writers (batch8)": lambda e: e.batch == "batch8",
+    "source-held-out: ninth writers (batch9)": lambda e: e.batch == "batch9",
 }
 KINDS = ("direct", "indirect")
 MIN_BIN_ROWS = 5  # reliability-plot bins with fewer rows are left out (a dot per 1–2 rows is noise)

@@ -22,7 +22,8 @@ SAME_HANDS_GROUP = "evalset by the corpus's first writers"
 CORPUS_GROUP = "project corpus (held-out slice)"
 # Report names of the evaluation sets, headline first: each says when it was scored before.
 GROUP_OF_EVALSET = {
-    "evalset_independent4": "fourth independent evalset (headline)",
+    "evalset_independent5": "fifth independent evalset (headline)",
+    "evalset_independent4": "fourth independent evalset (scored in round 8)",
     "evalset_independent3": "third independent evalset (scored in round 7)",
     "evalset_independent2": "second independent evalset (scored in rounds 6–7)",
     "evalset_independent": "first independent evalset (scored in earlier rounds)",
@@ -96,8 +97,9 @@ def summary_table(results: dict[str, dict[str, dict]]) -> list[str]:
 MAX_NONE_FPR = 0.03
 # Round 7 (CHOOSING.md): at 3 % on dev, text from other hands still got 3.5–4.5 % false
 # positives; at 2.5 % English's held-out none FPR predicts ≤ 3 %. Chinese ran higher outside
-# than held out (×1.52 after round 7), so round 8 holds its dev ceiling to 2 %.
-MAX_NONE_FPR_BY_LANG: dict[str, float] = {"en": 0.025, "zh": 0.02}
+# than held out (×1.52 after round 7), so round 8 holds its dev ceiling to 2 %. English ran
+# lower outside than held out after round 8 (×0.56), so round 9 takes it back to 3 %.
+MAX_NONE_FPR_BY_LANG: dict[str, float] = {"en": 0.03, "zh": 0.02}
 
 
 def max_none_fpr(lang: str) -> float:

@@ -40,10 +40,11 @@ def public_sets(tmp_path, monkeypatch):
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_the_evalsets_are_there_with_kinds(lang):
     sets = data.read_evalsets(lang)
-    earlier = ["evalset_independent3", "evalset_independent2", "evalset_independent"]
+    earlier = ["evalset_independent4", "evalset_independent3", "evalset_independent2", "evalset_independent"]
     assert list(sets) == [data.HEADLINE, *earlier, "evalset"]
     assert list(data.INDEPENDENT) == [data.HEADLINE, *earlier]
-    sizes = {data.HEADLINE: 400, "evalset_independent3": 400, "evalset_independent2": 400, "evalset_independent": 640}
+    sizes = {data.HEADLINE: 400, "evalset_independent4": 400, "evalset_independent3": 400,
+             "evalset_independent2": 400, "evalset_independent": 640}
     for name, size in sizes.items():
         independent = sets[name]
         assert len(independent) == size
@@ -57,7 +58,7 @@ def test_the_evalsets_are_there_with_kinds(lang):
 def test_corpus_is_well_formed(lang):
     corpus, skipped = data.read_corpus(lang)
     assert not skipped
-    batches = {"batch1", "batch2", "batch3", "batch4", "batch5", "batch6", "batch7"}
+    batches = {"batch1", "batch2", "batch3", "batch4", "batch5", "batch6", "batch7", "batch9"}
     batches |= {"batch8"} if lang == "zh" else set()  # the eighth batch is Chinese only
     assert {e.batch for e in corpus} == batches
     assert all(e.kind for e in corpus if e.batch != "batch1")
@@ -99,9 +100,8 @@ def test_build_drops_training_rows_that_match_any_evalset(tmp_path, public_sets)
     # Same texts, differently cased and spaced, one in each stand-in evalset.
     rows = {data.HEADLINE: {"text": "  " + corpus_row.text.upper().replace(" ", "   "), "label": corpus_row.label},
             "evalset": {"text": public_row.text.title() + " ", "label": public_row.label},
-            "evalset_independent": {"text": "a line no training row has", "label": "none"},
-            "evalset_independent2": {"text": "another line no training row has", "label": "none"},
-            "evalset_independent3": {"text": "a third line no training row has", "label": "none"}}
+            **{name: {"text": f"line {i} that no training row has", "label": "none"}
+               for i, name in enumerate(data.INDEPENDENT[1:])}}
     for name, row in rows.items():
         (dirs[name] / "en.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
     ds = data.build("en", evalset_dirs=dirs)
@@ -112,7 +112,7 @@ def test_build_drops_training_rows_that_match_any_evalset(tmp_path, public_sets)
     assert sum(ds.train_counts[data.CORPUS].values()) < sum(plain.train_counts[data.CORPUS].values())
 
 
-@pytest.mark.parametrize("batch", ["batch2", "batch4", "batch5", "batch6", "batch7", "batch8"])
+@pytest.mark.parametrize("batch", ["batch2", "batch4", "batch5", "batch6", "batch7", "batch8", "batch9"])
 def test_hold_out_keeps_rows_out_of_train_and_dev(batch):
     ds = data.build("zh", hold_out=lambda e: e.batch == batch, train_public=False)
     assert ds.held_out_corpus and all(e.batch == batch for e in ds.held_out_corpus)
@@ -190,7 +190,7 @@ def test_per_intent_thresholds_keep_the_ceiling_where_one_cannot():
     assert report(gold, apply_threshold(probs, per))["per_label"]["travel"]["recall"] == 1.0
 
 
-def test_training_weights_repeat_none_rows_by_kind_and_balance_classes():
+def test_training_weights_repeat_rows_by_kind_and_balance_classes():
     rows = ([data.Example(f"n{i}", "none", data.CORPUS, kind="hard_negative") for i in range(2)]
             + [data.Example(f"e{i}", "none", data.CORPUS, kind="everyday") for i in range(4)]
             + [data.Example(f"p{i}", "purchase", data.CORPUS, kind="indirect") for i in range(2)])
@@ -199,6 +199,8 @@ def test_training_weights_repeat_none_rows_by_kind_and_balance_classes():
     assert sum(e.kind == "hard_negative" for e in doubled) == 4 and len(doubled) == 10
     everyday = weighted(rows, {"everyday_repeat": 3})
     assert sum(e.kind == "everyday" for e in everyday) == 12 and len(everyday) == 16
+    indirect = weighted(rows, {"indirect_repeat": 2})
+    assert sum(e.kind == "indirect" for e in indirect) == 4 and len(indirect) == 10
     balanced = Counter(e.label for e in weighted(rows, {"balance_classes": True}))
     assert balanced["purchase"] == balanced["none"] == 6
 

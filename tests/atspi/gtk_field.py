@@ -4,7 +4,8 @@ Usage: python3 gtk_field.py TITLE [--password] [--clear-on-enter]
 Prints "ready <window id> <pid>" once the entry has focus, then reads commands
 on stdin, one per line: ``commit TEXT`` emits insert-at-cursor (as an input
 method commit does), ``timed TEXT`` does the same and prints the monotonic time
-just before, ``focus`` focuses the entry again, ``count`` answers ``done count N`` with the
+just before, ``focus`` focuses the entry again, ``refocus`` takes focus off the entry and back (so the
+accessibility bus reports a new focus), ``count`` answers ``done count N`` with the
 entry's length in characters. Runs with the system
 Python (python3-gi), not the project's venv.
 """
@@ -59,6 +60,9 @@ def main() -> None:
             command = f"count {len(entry.get_text())}"
         elif command == "focus":
             window.present()
+            entry.grab_focus()
+        elif command == "refocus":
+            window.set_focus(None)
             entry.grab_focus()
         print(f"done {command}", flush=True)
         return True

@@ -20,6 +20,19 @@ pytestmark = pytest.mark.x11
 SECRET = "zebra-canary-7731"
 
 
+def wait_for_entry_field(window, err) -> str:
+    """The capture's line for the entry's field. A window opened while capture runs can focus
+    its entry before its accessibility bridge knows anyone listens, and then that focus is
+    never reported (docs/accessibility.md); focus it again, as a click into it would."""
+    def is_field(line):
+        return line.startswith("field: gtk_field.py [text] text")
+    try:
+        return err.wait_for(is_field, 10, "entry field")
+    except AssertionError:
+        window.command("refocus")
+        return err.wait_for(is_field, 30, "entry field after focusing it again")
+
+
 def stop(proc, out, err) -> list[tuple[str, str, str]]:
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 0
@@ -31,8 +44,7 @@ def stop(proc, out, err) -> list[tuple[str, str, str]]:
 def test_gtk_entry_typed_with_xdotool_gives_exactly_the_typed_segments():
     with desktop() as d:
         proc, out, err = d.start_capture()
-        d.gtk_window("Shopping list - Notes")
-        err.wait_for(lambda line: line.startswith("field: gtk_field.py [text] text"), 30, "entry field")
+        wait_for_entry_field(d.gtk_window("Shopping list - Notes"), err)
         d.x.xdotool("type", "--delay", "5", "new laptoq")
         d.x.xdotool("key", "BackSpace")
         d.x.xdotool("type", "--delay", "5", "p for uni")
@@ -51,7 +63,7 @@ def test_input_method_commit_gives_the_committed_chinese_and_focus_change_commit
     with desktop() as d:
         proc, out, err = d.start_capture()
         notes = d.gtk_window("Notes")
-        err.wait_for(lambda line: line.startswith("field: gtk_field.py [text] text"), 30, "entry field")
+        wait_for_entry_field(notes, err)
         # An input method commits whole strings, as insert-at-cursor does.
         notes.command("commit 国庆去大理")
         d.x.xdotool("key", "Return")
@@ -95,8 +107,7 @@ def test_password_fields_give_nothing_even_in_a_window_titled_notes():
 def test_accessibility_bus_killed_mid_typing_drops_everything_after_it():
     with desktop() as d:
         proc, out, err = d.start_capture()
-        d.gtk_window("Notes")
-        err.wait_for(lambda line: line.startswith("field: gtk_field.py [text] text"), 30, "entry field")
+        wait_for_entry_field(d.gtk_window("Notes"), err)
         d.x.xdotool("type", "--delay", "5", "before the loss")
         d.x.xdotool("key", "Return")
         out.wait_for(lambda line: "before the loss" in line, what="segment before the loss")
@@ -122,8 +133,7 @@ def test_real_ibus_libpinyin_commit_gives_the_chinese_not_the_pinyin():
     with desktop() as d:
         ime_env = start_ibus_pinyin(d)
         proc, out, err = d.start_capture()
-        d.gtk_window("Notes", env=ime_env)
-        err.wait_for(lambda line: line.startswith("field: gtk_field.py [text] text"), 30, "entry field")
+        wait_for_entry_field(d.gtk_window("Notes", env=ime_env), err)
         d.x.xdotool("type", "--delay", "30", "guoqing")
         d.x.xdotool("key", "space")  # picks the first candidate
         d.x.xdotool("key", "Return")

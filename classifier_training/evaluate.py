@@ -507,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = [
         "# Intent classifier evaluation",
         "",
-        f"Command: `{COMMAND}` (about 40 minutes on 2 CPU cores: it retrains every system for the",
+        f"Command: `{COMMAND}` (about an hour per language on one CPU core: it retrains every system for the",
         "held-out splits; `--no-splits` and `--no-minilm` shorten it). Needs the eval extra: install a",
         "CPU `torch` first, then `pip install -e '.[eval]'`. Written by that command — do not edit",
         f"by hand. Machine: {cpu_model()}, {platform.machine()}, Python {platform.python_version()}.",

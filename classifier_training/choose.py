@@ -15,8 +15,8 @@ the new-hands split it is scored on lines it never saw); the fifth and sixth rou
 candidates start from the recipe shipped after round 4 (``ROUND4``), the seventh round's
 from the one shipped after round 6 (``ROUND6``), the eighth's (Chinese only) from round 7's
 (``ROUND7``), the ninth's from round 8's (``ROUND8``, round 7's recipe), and leave the newest
-batch out the same way. Writes ``CHOOSING.md`` next to
-this file. Options: ``--lang``, ``--only NAME`` (repeatable), ``--out``.
+batch out the same way. Writes ``CHOOSING.md`` next to this file. Options: ``--lang``,
+``--only NAME`` (repeatable), ``--out``.
 """
 
 from __future__ import annotations

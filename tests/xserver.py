@@ -160,6 +160,18 @@ class LineReader:
             if predicate(line):
                 return line
 
+    def poll(self) -> list[str]:
+        """The lines so far, without waiting."""
+        while True:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                return self.lines
+            if line is None:
+                self._queue.put(None)  # keep the end for rest() and wait_for()
+                return self.lines
+            self.lines.append(line)
+
     def rest(self, timeout: float = 10.0) -> list[str]:
         """Everything until the stream closes."""
         deadline = time.monotonic() + timeout

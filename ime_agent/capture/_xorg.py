@@ -13,8 +13,10 @@ that point of the stream. There is no race to lose.
   ChangeProperty/DeleteProperty/CreateWindow/DestroyWindow requests.
 - A client's request that the window manager activate another window
   (``_NET_ACTIVE_WINDOW``, as auto-type and ``xdotool windowactivate`` send) makes
-  focus *pending*: keys are dropped until focus has moved (or a second passed),
-  because keys typed in that gap were meant for the window being activated.
+  focus *pending*: keys are dropped until focus has moved (or the grace below has
+  passed), because keys typed in that gap were meant for the window being activated.
+  The grace is counted on the X server's clock (the time stamped on each key), so a
+  listener that falls behind the stream cannot end it early.
 - Focus events are only delivered (and so recorded) for windows some client
   selected FocusChangeMask on; this source selects it on every top-level window,
   at start and as windows are created.
@@ -65,9 +67,11 @@ _CACHE_WINDOWS = 4096
 _READY_TIMEOUT = 10.0
 _MARKER_ATOM = "_IME_AGENT_FOCUS_CHECK"
 #: After a client asks the window manager to activate another window, keys are dropped until
-#: focus moves there (or this many seconds pass): auto-type activates and types at once, and
-#: the first keys would otherwise land in the window being left.
-ACTIVATION_GRACE = 1.0
+#: focus moves there, or until this many milliseconds of server time have passed since the first
+#: key or click after the request: auto-type activates and types at once, and the first keys
+#: would otherwise land in the window being left. Long enough to cover a busy window manager and
+#: a short auto-type into a window manager that refuses the activation.
+ACTIVATION_GRACE_MS = 2000
 _RECOVERY_INTERVAL = 0.2  # while focus is unknown, ask again at most this often (on a key)
 
 
@@ -268,9 +272,11 @@ class _RecorderMixin:
                 kind = data[0] & 0x7F
                 if kind in (_KEY_PRESS, _KEY_RELEASE):
                     event, data = self._EVENT_PARSER.parse_binary_value(data, self._display_record.display, None, None)
+                    focus.server_time(event.time)
                     self._handle_message(self._display_stop, event, event.send_event)
                     continue
                 if kind == _BUTTON_PRESS:
+                    focus.server_time(struct.unpack_from("=4xI", data)[0])
                     focus.key(KeyEvent(self._clock_fn(), CLICK))
                 elif kind in (_FOCUS_IN, _FOCUS_OUT):
                     detail, window = struct.unpack_from("=xBxxI", data)
@@ -317,16 +323,27 @@ class _Focus:
         self._check_seq = 0
         self._pending: dict[int, int | None] = {}  # marker seq -> focused client found
         self._seen_focus_since_check = False
-        self._activation_until: float | None = None  # focus pending until then (see ACTIVATION_GRACE)
+        self._activation_pending = False  # see ACTIVATION_GRACE_MS
+        self._activation_deadline: int | None = None  # server time, set by the first key after the request
         self._next_recovery = 0.0
         self.broken = False
 
     # -- stream input ----------------------------------------------------------------
 
-    def key(self, event: KeyEvent) -> None:
-        if self._activation_until is not None and event.t >= self._activation_until:
-            self._activation_until = None  # the window manager did not act on it: focus stays
+    def server_time(self, stamp: int) -> None:
+        """The next key or click was handled by the server at ``stamp`` (ms, wrapping at 2**32)."""
+        if not self._activation_pending:
+            return
+        if self._activation_deadline is None:
+            # The request itself carries no server time: counting from the first key after it can
+            # only lengthen the grace, never shorten it.
+            self._activation_deadline = (stamp + ACTIVATION_GRACE_MS) & 0xFFFFFFFF
+        elif (stamp - self._activation_deadline) & 0xFFFFFFFF < 0x80000000:
+            self._activation_pending = False  # the window manager did not act on it: focus stays
+            self._activation_deadline = None
             self._show()
+
+    def key(self, event: KeyEvent) -> None:
         if self._client is None and event.t >= self._next_recovery:
             # Focus went somewhere we were not watching (a window focused before we selected its
             # events): this key is dropped; find out, for the keys after the answer's marker.
@@ -378,7 +395,7 @@ class _Focus:
         elif opcode == _SEND_EVENT and len(data) >= 44 and data[12] & 0x7F == _CLIENT_MESSAGE:
             window, message = struct.unpack_from(order + "II", data, 16)
             if message == self._net_active_window and self._client_of(window) != self._client:
-                self._activation_until = self._clock() + ACTIVATION_GRACE
+                self._activation_pending, self._activation_deadline = True, None
                 self._show()
         elif opcode == _CREATE_WINDOW and len(data) >= 12:
             window, parent = struct.unpack_from(order + "II", data, 4)
@@ -497,7 +514,7 @@ class _Focus:
 
     def _set(self, client: int | None) -> None:
         self._client = client
-        self._activation_until = None
+        self._activation_pending, self._activation_deadline = False, None
         self._show()
 
     def _show(self) -> None:
@@ -511,7 +528,7 @@ class _Focus:
             shown = (_app_id(wm_class), " | ".join(dict.fromkeys(t for t in titles if t)))
         # The process too: two windows of one app with one title are still two windows (their
         # accessibility fields are told apart by it).
-        shown += (self._activation_until is not None, self._pid(self._client))
+        shown += (self._activation_pending, self._pid(self._client))
         if shown != self._shown:
             self._shown = shown
             app, title, pending, pid = shown

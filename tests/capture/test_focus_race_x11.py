@@ -8,9 +8,13 @@ that the only segments are sentinels: zero characters of any secret.
 
 from __future__ import annotations
 
+import itertools
+import time
+
 import pytest
 
 from capture.test_live_x11 import segments, start_capture, stop_capture
+from ime_agent.capture import _xorg
 from xserver import wait_until, xvfb
 
 pytestmark = pytest.mark.x11
@@ -44,6 +48,81 @@ def test_keys_typed_right_after_activating_a_guarded_window_are_never_kept(app, 
     assert "hunter" not in "\n".join(out.lines + err.lines)
 
 
+def test_a_listener_that_falls_behind_cannot_end_a_pending_activation_early(monkeypatch):
+    """The grace after an activation request is counted on the X server's clock. Here the source's
+    own clock jumps two seconds at every reading, as if its listener stalled before each event;
+    still no key typed while the activation was pending is kept (on the listener's clock, every
+    grace would have run out at the first key)."""
+    from ime_agent.capture.live import LiveCapture
+
+    readings = itertools.count()
+
+    def stalling_clock() -> float:
+        return 2.0 * next(readings)
+
+    with xvfb() as x:
+        scratch = x.window("scratch", "Scratch")
+        guarded = x.window("vault", "Password required")
+        x.activate(scratch)
+        monkeypatch.setenv("DISPLAY", x.display)
+        got = []
+        live = LiveCapture(_xorg.source(clock=stalling_clock), got.append, idle_commit=10**9)
+        live.start()
+        try:
+            for i in range(ROUNDS // 5):
+                x.xdotool("windowactivate", "--sync", scratch)
+                x.xdotool("windowactivate", guarded, "type", "--delay", "0", f"pwrace{i}x hunter2")
+                x.xdotool("key", "Return")
+            x.xdotool("windowactivate", "--sync", scratch)
+            x.xdotool("type", "--delay", "0", "sentinel")
+            x.xdotool("key", "Return")
+            wait_until(lambda: any(s.text == "sentinel" for s in got), what="the sentinel")
+        finally:
+            live.stop()
+    assert [s.text for s in got] == ["sentinel"]
+
+
+def test_an_activation_the_window_manager_ignores_holds_keys_back_only_for_the_grace():
+    """A request to activate a window the window manager does not manage (never mapped) is ignored:
+    keys are dropped for the grace (two seconds of server time from the first key), then kept again."""
+    from Xlib import X, display as xdisplay, protocol
+
+    with xvfb() as x:
+        notes = x.window("notes", "Notes")
+        proc, out, err = start_capture(x, "--idle-commit", "2")
+        try:
+            x.activate(notes)
+            err.wait_for(lambda line: line == "focus: notes", what="focus on notes")
+            conn = xdisplay.Display(x.display)
+            root = conn.screen().root
+            hidden = root.create_window(0, 0, 10, 10, 0, 0)
+            hidden.set_wm_class("hidden", "Hidden")
+            request = protocol.event.ClientMessage(window=hidden, client_type=conn.intern_atom("_NET_ACTIVE_WINDOW"),
+                                                   data=(32, [1, X.CurrentTime, 0, 0, 0]))
+            root.send_event(request, event_mask=X.SubstructureRedirectMask | X.SubstructureNotifyMask)
+            conn.flush()
+            err.wait_for(lambda line: line == "focus: notes (blocked)", what="the activation to be pending")
+            first_key = time.monotonic()
+            for i in itertools.count():
+                x.xdotool("type", "--delay", "0", f"w{i}")
+                x.xdotool("key", "Return")
+                if out.poll():
+                    break
+                assert time.monotonic() - first_key < 15, "keys were still dropped 15 s after the request"
+            kept_after = time.monotonic() - first_key
+            conn.close()
+        finally:
+            stop_capture(proc)
+        out.rest()
+    kept = segments(out.lines)
+    assert all(app == "notes" and reason == "enter" for _text, app, reason in kept)
+    # What was kept is the tail of what was typed (the grace may end inside a word), never the start.
+    texts = [text for text, _app, _reason in kept]
+    typed = [f"w{n}" for n in range(i + 1 - len(texts), i + 1)]
+    assert texts[1:] == typed[1:] and typed[0].endswith(texts[0]) and typed[0] != "w0"
+    assert kept_after >= _xorg.ACTIVATION_GRACE_MS / 1000
+
+
 def test_a_title_changed_in_place_applies_from_that_key_on():
     with xvfb() as x:
         notes = x.window("notesapp", "Notes")
@@ -73,7 +152,6 @@ def test_losing_an_x_connection_mid_typing_drops_everything_after_it(connection,
     from Xlib import display as xdisplay
     from Xlib.protocol import request
 
-    from ime_agent.capture import _xorg
     from ime_agent.capture.live import LiveCapture
 
     with xvfb() as x:

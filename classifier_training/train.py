@@ -379,7 +379,7 @@ CARD_HEAD = [
     "Each public source's origin and licence is in `shared/data/intents/<name>/SOURCE.md`; none is",
     "in the shipped weights, so no licensing note applies to them.",
     "",
-    "Retrain (deterministic; about 4 minutes on 2 CPU cores): `python -m classifier_training.train`.",
+    "Retrain (deterministic; about 6 minutes, on one CPU core): `python -m classifier_training.train`.",
     "",
     "Segments longer than 2,000 characters are cut to their first 2,000 before classification",
     "(`classifiers.intent.MAX_CHARS`).",

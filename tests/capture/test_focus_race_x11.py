@@ -22,6 +22,19 @@ pytestmark = pytest.mark.x11
 ROUNDS = 50
 
 
+def type_racing_activation(x, scratch: str, guarded: str, rounds: int) -> None:
+    """From ``scratch``, activate ``guarded`` and type a secret at once, ``rounds`` times; then
+    type the sentinel into ``scratch``."""
+    for i in range(rounds):
+        x.xdotool("windowactivate", "--sync", scratch)
+        # Activation and typing in one xdotool call: the keys race the focus change.
+        x.xdotool("windowactivate", guarded, "type", "--delay", "0", f"pwrace{i}x hunter2")
+        x.xdotool("key", "Return")
+    x.xdotool("windowactivate", "--sync", scratch)
+    x.xdotool("type", "--delay", "0", "sentinel")
+    x.xdotool("key", "Return")
+
+
 @pytest.mark.parametrize("app, title", [("vault", "Password required"), ("keepassxc", "Passwords.kdbx")],
                          ids=["password window", "denied app"])
 def test_keys_typed_right_after_activating_a_guarded_window_are_never_kept(app, title):
@@ -31,14 +44,7 @@ def test_keys_typed_right_after_activating_a_guarded_window_are_never_kept(app, 
         guarded = x.window(app, title)
         proc, out, err = start_capture(x, "--idle-commit", "2")
         try:
-            for i in range(ROUNDS):
-                x.xdotool("windowactivate", "--sync", scratch)
-                # Activation and typing in one xdotool call: the keys race the focus change.
-                x.xdotool("windowactivate", guarded, "type", "--delay", "0", f"pwrace{i}x hunter2")
-                x.xdotool("key", "Return")
-            x.xdotool("windowactivate", "--sync", scratch)
-            x.xdotool("type", "--delay", "0", "sentinel")
-            x.xdotool("key", "Return")
+            type_racing_activation(x, scratch, guarded, ROUNDS)
             out.wait_for(lambda line: "sentinel" in line, 30, "the sentinel")
         finally:
             stop_capture(proc)
@@ -69,13 +75,7 @@ def test_a_listener_that_falls_behind_cannot_end_a_pending_activation_early(monk
         live = LiveCapture(_xorg.source(clock=stalling_clock), got.append, idle_commit=10**9)
         live.start()
         try:
-            for i in range(ROUNDS // 5):
-                x.xdotool("windowactivate", "--sync", scratch)
-                x.xdotool("windowactivate", guarded, "type", "--delay", "0", f"pwrace{i}x hunter2")
-                x.xdotool("key", "Return")
-            x.xdotool("windowactivate", "--sync", scratch)
-            x.xdotool("type", "--delay", "0", "sentinel")
-            x.xdotool("key", "Return")
+            type_racing_activation(x, scratch, guarded, ROUNDS // 5)
             wait_until(lambda: any(s.text == "sentinel" for s in got), what="the sentinel")
         finally:
             live.stop()
